@@ -1,0 +1,1 @@
+"""loan-actors: the shared actor runtime and the users and loans actors."""

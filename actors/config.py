@@ -1,0 +1,90 @@
+"""Settings: every `LOANS_*` environment variable, parsed once into one frozen Struct."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+PREFIX = "LOANS_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A `LOANS_*` variable holds a value the process cannot run with."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    nats_url: str | None = None
+    database_url: str | None = None
+    users_database_url: str | None = None
+    loans_database_url: str | None = None
+    data_dir: str = ".loans"
+    migrations_dir: str = str(REPO_ROOT / "db")
+    # Postgres roles are cluster-wide: the prefix keeps deployments (and test runs) apart.
+    db_role_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,40}$")] = "loans_"
+    db_role_password: str | None = None
+    db_pool_min: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
+    db_pool_max: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
+    bcrypt_cost: Annotated[int, msgspec.Meta(ge=4, le=31)] = 12
+    bcrypt_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    jwt_private_key_file: str | None = None
+    jwt_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
+    request_timeout: Annotated[float, msgspec.Meta(gt=0, le=120)] = 5.0
+    drain_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
+    login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    def database_url_for(self, actor: str) -> str:
+        """The server an actor's schema lives on: its own URL if set, else the shared one."""
+        own = self.users_database_url if actor == "users" else self.loans_database_url
+        url = own or self.database_url
+        if url is None:
+            raise ConfigError(f"{PREFIX}DATABASE_URL is not set (nor {PREFIX}{actor.upper()}_DATABASE_URL)")
+        return url
+
+    def role_for(self, actor: str) -> str:
+        return f"{self.db_role_prefix}{actor}"
+
+    def require_nats_url(self) -> str:
+        if self.nats_url is None:
+            raise ConfigError(f"{PREFIX}NATS_URL is not set")
+        return self.nats_url
+
+
+_FIELDS = set(Settings.__struct_fields__)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read `LOANS_*` variables; a bad value raises ConfigError naming the variable."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for key, value in env.items():
+        if key.startswith(PREFIX):
+            name = key[len(PREFIX) :].lower()
+            if name in _FIELDS and value != "":
+                raw[name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_name_variable(str(exc))) from None
+
+
+def _name_variable(message: str) -> str:
+    # msgspec says "... - at `$.bcrypt_cost`": point at the variable the operator actually set.
+    if "`$." in message:
+        head, _, tail = message.partition("`$.")
+        field = tail.split("`", 1)[0]
+        return f"{PREFIX}{field.upper()}: {head.removesuffix(' - at ').rstrip(' -')}"
+    return message

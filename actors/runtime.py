@@ -1,0 +1,298 @@
+"""The actor runtime: a table of subjects → typed handlers, served as NATS micro endpoints.
+
+An actor declares `@actor.handle(subject, RequestStruct, roles=...)` on plain async functions.
+`Actor.serve` subscribes each subject in the actor's queue group and, per message: checks the
+deadline, verifies the bearer token and role, decodes the body with msgspec, runs the handler
+(bounded by the worker's concurrency), and answers with the reply Struct as JSON or with a micro
+error reply. Nothing a caller sends can crash the worker. `ServingActor.drain` stops taking
+requests, lets in-flight ones finish, then stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from actors.config import Settings
+from actors.errors import (
+    ActorError,
+    BadRequest,
+    DeadlineExceeded,
+    Forbidden,
+    Unauthenticated,
+    Unavailable,
+)
+from actors.micro import EndpointCounters, MicroService
+from actors.tokens import Caller, TokenVerifier
+
+log = logging.getLogger("actors.runtime")
+
+S = TypeVar("S")
+ERROR_CODE_HEADER = "Nats-Service-Error-Code"
+ERROR_HEADER = "Nats-Service-Error"
+DEADLINE_HEADER = "Loans-Deadline"
+ROLES_ANY_USER = frozenset({"customer", "agent", "admin"})
+
+_encoder = msgspec.json.Encoder()
+_DB_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+@dataclass(slots=True)
+class Context(Generic[S]):
+    """What a handler may use besides its request: the actor's resources and the caller."""
+
+    state: S
+    pool: asyncpg.Pool
+    nc: Client
+    settings: Settings
+    subject: str
+    headers: Mapping[str, str]
+    caller: Caller | None
+
+    @property
+    def user(self) -> Caller:
+        """The authenticated caller (subjects with roles always have one)."""
+        if self.caller is None:
+            raise Unauthenticated("a bearer token is required")
+        return self.caller
+
+
+Handler = Callable[[Any, Context[S]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route(Generic[S]):
+    subject: str
+    request_type: type[Any]
+    reply_type: Any
+    handler: Handler[S]
+    roles: frozenset[str] | None
+    decoder: msgspec.json.Decoder[Any]
+    summary: str
+
+
+class Actor(Generic[S]):
+    """A named set of subjects and the handlers that answer them."""
+
+    def __init__(self, name: str, *, version: str = "0.1.0", description: str = "") -> None:
+        self.name = name
+        self.version = version
+        self.description = description
+        self.routes: dict[str, Route[S]] = {}
+
+    def handle(
+        self,
+        subject: str,
+        request_type: type[Any],
+        *,
+        roles: frozenset[str] | set[str] | None = None,
+        strict: bool = True,
+    ) -> Callable[[Handler[S]], Handler[S]]:
+        """Register a handler; `roles=None` means anyone may call, else a token with one of them.
+
+        `strict=False` lets strings stand for numbers and booleans: for query parameters, which
+        the edge forwards as the strings it received.
+        """
+        if not subject.startswith(f"{self.name}."):
+            raise ValueError(f"{subject!r} is outside the {self.name}.* subjects")
+        if subject in self.routes:
+            raise ValueError(f"{subject!r} is registered twice")
+
+        def register(fn: Handler[S]) -> Handler[S]:
+            self.routes[subject] = Route(
+                subject=subject,
+                request_type=request_type,
+                reply_type=fn.__annotations__.get("return"),
+                handler=fn,
+                roles=frozenset(roles) if roles is not None else None,
+                decoder=msgspec.json.Decoder(request_type, strict=strict),
+                summary=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+            )
+            return fn
+
+        return register
+
+    async def serve(
+        self,
+        *,
+        nc: Client,
+        pool: asyncpg.Pool,
+        state: S,
+        settings: Settings,
+        verifier: TokenVerifier,
+    ) -> ServingActor[S]:
+        serving = ServingActor(self, nc, pool, state, settings, verifier)
+        await serving.start()
+        return serving
+
+
+@dataclass
+class ServingActor(Generic[S]):
+    """One replica of an actor, subscribed and answering."""
+
+    actor: Actor[S]
+    nc: Client
+    pool: asyncpg.Pool
+    state: S
+    settings: Settings
+    verifier: TokenVerifier
+    micro: MicroService = field(init=False)
+    _subs: list[Subscription] = field(default_factory=list)
+    _inflight: set[asyncio.Task[None]] = field(default_factory=set)
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self.micro = MicroService(
+            nc=self.nc,
+            name=self.actor.name,
+            version=self.actor.version,
+            description=self.actor.description,
+            queue_group=self.actor.name,
+        )
+
+    async def start(self) -> None:
+        for subject, route in self.actor.routes.items():
+            counters = self.micro.endpoints.setdefault(subject, EndpointCounters())
+            self._subs.append(
+                await self.nc.subscribe(subject, queue=self.actor.name, cb=self._dispatcher(route, counters))
+            )
+        await self.micro.start()
+        await self.nc.flush()
+
+    def _dispatcher(self, route: Route[S], counters: EndpointCounters) -> Callable[[Msg], Awaitable[None]]:
+        async def dispatch(msg: Msg) -> None:
+            # Waiting for a slot here holds back this subscription: NATS buffers the rest.
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run(route, counters, msg))
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+
+        return dispatch
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slots.release()
+
+    async def _run(self, route: Route[S], counters: EndpointCounters, msg: Msg) -> None:
+        started = time.perf_counter_ns()
+        headers = msg.headers or {}
+        error: str | None = None
+        try:
+            remaining = _time_left(headers)
+            if remaining is not None and remaining <= 0:
+                error = "deadline passed before the request started"
+                return  # the caller has given up already: nobody is listening for the answer
+            async with asyncio.timeout(remaining):
+                reply = await self._answer(route, msg, headers)
+            await reply_to(self.nc, msg, reply)
+        except ActorError as exc:
+            if exc.status >= 500:
+                error = f"{exc.status} {exc.code}"
+            await _respond_error(self.nc, msg, exc)
+        except TimeoutError:
+            error = "deadline exceeded"
+            await _respond_error(self.nc, msg, DeadlineExceeded("the request ran past its deadline"))
+        except _DB_DOWN as exc:
+            error = f"database unavailable: {type(exc).__name__}"
+            log.warning("%s: database unavailable: %r", route.subject, exc)
+            await _respond_error(self.nc, msg, Unavailable("the service is temporarily unavailable"))
+        except Exception as exc:
+            error = f"internal error: {type(exc).__name__}"
+            log.exception("%s: unexpected error", route.subject)
+            await _respond_error(self.nc, msg, ActorError("internal error"))
+        finally:
+            counters.record(started, error)
+
+    async def _answer(self, route: Route[S], msg: Msg, headers: Mapping[str, str]) -> bytes:
+        caller = None
+        if route.roles is not None:
+            caller = await self.verifier.verify_header(headers.get("Authorization"))
+            if caller.role not in route.roles:
+                raise Forbidden("your role may not do this")
+        request = decode_request(route, msg.data)
+        ctx = Context(
+            state=self.state,
+            pool=self.pool,
+            nc=self.nc,
+            settings=self.settings,
+            subject=route.subject,
+            headers=headers,
+            caller=caller,
+        )
+        result = await route.handler(request, ctx)
+        if isinstance(result, bytes):
+            return result
+        return _encoder.encode(result)
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop taking requests, let in-flight ones finish (up to `grace` seconds), then stop."""
+        for sub in self._subs:
+            try:
+                await sub.drain()  # type: ignore[no-untyped-call]
+            except Exception:  # the connection may be gone already; carry on stopping
+                log.debug("drain of %s failed", sub.subject, exc_info=True)
+        self._subs.clear()
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace or self.settings.drain_timeout)
+            for task in pending:
+                task.cancel()
+        await self.micro.stop()
+
+
+def decode_request(route: Route[Any], data: bytes) -> Any:
+    """Decode a request body; a failure is a 400 naming the field at fault."""
+    try:
+        return route.decoder.decode(data or b"{}")
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field_name = text.split("`$.", 1)[1].split("`", 1)[0] if "`$." in text else None
+        reason = text.split(" - at ", 1)[0]
+        message = f"{field_name}: {reason}" if field_name else reason
+        raise BadRequest(message, details={"field": field_name} if field_name else None) from None
+    except msgspec.DecodeError:
+        raise BadRequest("the body is not valid JSON") from None
+
+
+def _time_left(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get(DEADLINE_HEADER)
+    if not raw:
+        return None
+    try:
+        return int(raw) / 1000 - time.time()
+    except ValueError:
+        return None
+
+
+def error_body(exc: ActorError) -> bytes:
+    return _encoder.encode({"code": exc.code, "message": exc.message, "details": exc.details})
+
+
+async def reply_to(nc: Client, msg: Msg, data: bytes, headers: dict[str, str] | None = None) -> None:
+    # Not `msg.respond`: nats-py's respond() echoes the *request's* headers into the reply,
+    # which would hand the caller's Authorization header back to whoever listens on the inbox.
+    if msg.reply:
+        await nc.publish(msg.reply, data, headers=headers)
+
+
+async def _respond_error(nc: Client, msg: Msg, exc: ActorError) -> None:
+    # header values must stay on one line
+    description = exc.message.replace("\r", " ").replace("\n", " ")
+    await reply_to(nc, msg, error_body(exc), {ERROR_CODE_HEADER: str(exc.status), ERROR_HEADER: description})

@@ -1,0 +1,100 @@
+"""Bearer-token verification against the users actor's public keys (JWKS), shared by actors and edge.
+
+Only the users actor holds the private key. Everyone else verifies EdDSA signatures with the
+public keys it publishes on `users.jwks`, refetched when a token names a `kid` not yet known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import jwt
+import msgspec
+
+from actors.errors import Unauthenticated
+
+ALGORITHM = "EdDSA"
+ROLES = ("customer", "agent", "admin")
+_REFETCH_AT_MOST_EVERY = 5.0  # seconds: a flood of forged kids must not become a flood of fetches
+
+
+class Caller(msgspec.Struct, frozen=True):
+    """Who is calling, as the token says."""
+
+    id: UUID
+    role: str
+    token_id: str
+    token: str
+
+
+class TokenVerifier:
+    """Verifies `Authorization: Bearer …` values; `fetch_jwks` returns the JWKS JSON bytes."""
+
+    def __init__(self, fetch_jwks: Callable[[], Awaitable[bytes]]) -> None:
+        self._fetch = fetch_jwks
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def load(self, jwks: bytes) -> None:
+        keys = {}
+        for entry in msgspec.json.decode(jwks).get("keys", []):
+            jwk = jwt.PyJWK(entry, algorithm=ALGORITHM)
+            keys[entry["kid"]] = jwk.key
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def _key_for(self, kid: str) -> Any:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            if kid not in self._keys and time.monotonic() - self._fetched_at > _REFETCH_AT_MOST_EVERY:
+                self.load(await self._fetch())
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthenticated("the token is signed by an unknown key")
+        return key
+
+    async def verify_header(self, header: str | None) -> Caller:
+        if not header:
+            raise Unauthenticated("a bearer token is required")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+        return await self.verify(token.strip())
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("the token is malformed") from None
+        if header.get("alg") != ALGORITHM:
+            raise Unauthenticated("the token's algorithm is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthenticated("the token names no key")
+        key = await self._key_for(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "role", "exp", "iat", "jti"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the token has expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("the token is not valid") from None
+        role = claims.get("role")
+        if role not in ROLES:
+            raise Unauthenticated("the token is not valid")
+        try:
+            user_id = UUID(str(claims["sub"]))
+        except ValueError:
+            raise Unauthenticated("the token is not valid") from None
+        return Caller(id=user_id, role=role, token_id=str(claims["jti"]), token=token)

@@ -1,0 +1,205 @@
+"""The `users.*` subjects: one plain async function each, registered in the actor's table."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from actors.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from actors.messages import Empty
+from actors.runtime import ROLES_ANY_USER, Actor, Context
+from actors.users import messages as m
+from actors.users import queries as q
+from actors.users.passwords import Passwords, check_length
+from actors.users.signing import SigningKey
+
+
+@dataclass(frozen=True)
+class UsersState:
+    signing_key: SigningKey
+    passwords: Passwords
+    token_ttl: int
+
+
+actor: Actor[UsersState] = Actor("users", description="Users, roles, agent approval and login tokens")
+Ctx = Context[UsersState]
+BAD_CREDENTIALS = "invalid email or password"
+
+
+def to_user(row: asyncpg.Record) -> m.User:
+    return m.User(
+        id=row["id"],
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        role=row["role"],
+        status=row["status"],
+        created_at=row["created_at"],
+    )
+
+
+def to_page(rows: list[asyncpg.Record], page: int, page_size: int) -> m.UserPage:
+    return m.UserPage(
+        data=[to_user(r) for r in rows],
+        count=rows[0]["total"] if rows else 0,
+        page=page,
+        page_size=page_size,
+    )
+
+
+def clean_names(first: str, last: str) -> tuple[str, str]:
+    first, last = first.strip(), last.strip()
+    for field, value in (("first_name", first), ("last_name", last)):
+        if not value:
+            raise BadRequest(f"{field}: must not be blank", details={"field": field})
+    return first, last
+
+
+async def _create_user(ctx: Ctx, req: m.Signup | m.CreateAdmin, role: str, status: str) -> m.User:
+    raw = check_length(req.password)
+    first, last = clean_names(req.first_name, req.last_name)
+    hashed = await ctx.state.passwords.hash(raw)
+    row = await ctx.pool.fetchrow(
+        q.insert_user, uuid.uuid4(), req.email.strip(), hashed, first, last, role, status
+    )
+    if row is None:
+        raise Conflict("a user with this email already exists", code="email_taken")
+    return to_user(row)
+
+
+async def signed_in_user(ctx: Ctx) -> m.User:
+    """The caller's own row: a deleted user's token stops working, an unapproved agent can't act."""
+    row = await ctx.pool.fetchrow(q.live_user, ctx.user.id)
+    if row is None:
+        raise Unauthenticated("the account no longer exists")
+    user = to_user(row)
+    if user.role == "agent" and user.status == "pending":
+        raise Forbidden("the agent is waiting for an admin's approval", code="agent_not_approved")
+    if user.role == "agent" and user.status == "rejected":
+        raise Forbidden("the agent has been rejected")
+    return user
+
+
+def _page_args(page: int, page_size: int) -> tuple[int, int]:
+    return page_size, (page - 1) * page_size
+
+
+@actor.handle("users.signup", m.Signup)
+async def signup(req: m.Signup, ctx: Ctx) -> m.SignupReply:
+    """Sign up a customer (active, with a token) or an agent (pending, no token until approved)."""
+    status = "active" if req.role == "customer" else "pending"
+    user = await _create_user(ctx, req, req.role, status)
+    if status != "active":
+        return m.SignupReply(user=user, access_token=None, expires_in=None)
+    token = ctx.state.signing_key.issue(user.id, user.role, ctx.state.token_ttl)
+    return m.SignupReply(user=user, access_token=token, expires_in=ctx.state.token_ttl)
+
+
+@actor.handle("users.login", m.Login)
+async def login(req: m.Login, ctx: Ctx) -> m.LoginReply:
+    """Exchange email and password for a token; unknown email and wrong password look the same."""
+    row = await ctx.pool.fetchrow(q.user_for_login, req.email.strip())
+    ok = await ctx.state.passwords.check(req.password.encode(), row["password_hash"] if row else None)
+    if row is None or not ok:
+        raise Unauthenticated(BAD_CREDENTIALS)
+    user = to_user(row)
+    if user.status == "pending":
+        raise Forbidden("the agent is waiting for an admin's approval", code="agent_not_approved")
+    if user.status == "rejected":
+        raise Forbidden("the agent has been rejected")
+    token = ctx.state.signing_key.issue(user.id, user.role, ctx.state.token_ttl)
+    return m.LoginReply(access_token=token, expires_in=ctx.state.token_ttl, user=user)
+
+
+@actor.handle("users.profile", Empty, roles=ROLES_ANY_USER)
+async def profile(req: Empty, ctx: Ctx) -> m.Profile:
+    """The caller's own user, with the newest activity on their loans."""
+    user = await signed_in_user(ctx)
+    return m.Profile(**{f: getattr(user, f) for f in m.User.__struct_fields__}, activity=[])
+
+
+@actor.handle("users.create_admin", m.CreateAdmin, roles={"admin"})
+async def create_admin(req: m.CreateAdmin, ctx: Ctx) -> m.User:
+    """Make another admin (only an admin may)."""
+    await signed_in_user(ctx)
+    return await _create_user(ctx, req, "admin", "active")
+
+
+@actor.handle("users.list_customers", m.ListCustomers, roles={"admin", "agent"}, strict=False)
+async def list_customers(req: m.ListCustomers, ctx: Ctx) -> m.UserPage:
+    """Active customers, newest first, optionally matching `q` in email or name."""
+    await signed_in_user(ctx)
+    pattern = None
+    if req.q and req.q.strip():
+        escaped = req.q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    rows = await ctx.pool.fetch(q.list_customers, pattern, *_page_args(req.page, req.page_size))
+    return to_page(rows, req.page, req.page_size)
+
+
+@actor.handle("users.list_users", m.ListUsers, roles={"admin"}, strict=False)
+async def list_users(req: m.ListUsers, ctx: Ctx) -> m.UserPage:
+    """Customers and agents, newest first, by role and status."""
+    await signed_in_user(ctx)
+    rows = await ctx.pool.fetch(q.list_users, req.role, req.status, *_page_args(req.page, req.page_size))
+    return to_page(rows, req.page, req.page_size)
+
+
+@actor.handle("users.list_approvals", m.ListApprovals, roles={"admin"}, strict=False)
+async def list_approvals(req: m.ListApprovals, ctx: Ctx) -> m.UserPage:
+    """Agents waiting for a decision, oldest first."""
+    await signed_in_user(ctx)
+    rows = await ctx.pool.fetch(q.list_pending_agents, *_page_args(req.page, req.page_size))
+    return to_page(rows, req.page, req.page_size)
+
+
+async def _agent_or_error(ctx: Ctx, user_id: uuid.UUID) -> m.User:
+    row = await ctx.pool.fetchrow(q.live_user, user_id)
+    if row is None:
+        raise NotFound("no such user")
+    if row["role"] != "agent":
+        raise BadRequest("the user is not an agent", details={"field": "user_id"})
+    return to_user(row)
+
+
+@actor.handle("users.decide_agent", m.DecideAgent, roles={"admin"})
+async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
+    """Approve (active) or reject an agent; the decision may be changed later."""
+    await signed_in_user(ctx)
+    status = "active" if req.is_approved else "rejected"
+    row = await ctx.pool.fetchrow(q.set_agent_status, req.user_id, status)
+    if row is not None:
+        return to_user(row)
+    return await _agent_or_error(ctx, req.user_id)  # unchanged, or why not
+
+
+@actor.handle("users.delete_agent", m.DeleteAgent, roles={"admin"})
+async def delete_agent(req: m.DeleteAgent, ctx: Ctx) -> m.User:
+    """Soft-delete an agent: the record stays, the agent can no longer log in or act."""
+    await signed_in_user(ctx)
+    row = await ctx.pool.fetchrow(q.delete_agent, req.user_id)
+    if row is not None:
+        return to_user(row)
+    await _agent_or_error(ctx, req.user_id)
+    raise NotFound("no such user")  # unreachable in practice: a live agent would have been deleted
+
+
+@actor.handle("users.get", m.GetUser, roles=ROLES_ANY_USER)
+async def get_user(req: m.GetUser, ctx: Ctx) -> m.UserRecord:
+    """One user by id, for other actors: admins and agents see anyone, others only themselves."""
+    if ctx.user.role == "customer" and req.user_id != ctx.user.id:
+        raise NotFound("no such user")
+    row = await ctx.pool.fetchrow(q.any_user, req.user_id)
+    if row is None:
+        raise NotFound("no such user")
+    fields: dict[str, Any] = {f: row[f] for f in m.User.__struct_fields__}
+    return m.UserRecord(**fields, deleted=row["deleted"])
+
+
+@actor.handle("users.jwks", Empty)
+async def jwks(req: Empty, ctx: Ctx) -> bytes:
+    """The public keys that verify access tokens (JWKS)."""
+    return ctx.state.signing_key.jwks

@@ -1,0 +1,120 @@
+"""Requests and replies of the `users.*` subjects. Imports only msgspec: the edge imports it too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from actors.messages import Message, Page, PageSize
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Characters here; the 8..72 *bytes* bcrypt allows is checked by the handler.
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Role = Literal["customer", "agent", "admin"]
+Status = Literal["active", "pending", "rejected"]
+SearchText = Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class User(Message):
+    id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    role: Role
+    status: Status
+    created_at: datetime
+
+
+class Signup(Message):
+    email: Email
+    password: Password
+    first_name: Name
+    last_name: Name
+    role: Literal["customer", "agent"]
+
+
+class SignupReply(Message):
+    user: User
+    access_token: str | None
+    expires_in: int | None
+    token_type: str = "bearer"
+
+
+class Login(Message):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    password: Password
+
+
+class LoginReply(Message):
+    access_token: str
+    expires_in: int
+    user: User
+    token_type: str = "bearer"
+
+
+class Activity(Message):
+    type: str
+    loan_id: UUID
+    status: str
+    version: int
+    by: UUID | None
+    occurred_at: datetime
+
+
+class Profile(User):
+    activity: list[Activity] = []
+
+
+class CreateAdmin(Message):
+    email: Email
+    password: Password
+    first_name: Name
+    last_name: Name
+
+
+class ListCustomers(Message):
+    page: Page = 1
+    page_size: PageSize = 20
+    q: SearchText | None = None
+
+
+class ListUsers(Message):
+    page: Page = 1
+    page_size: PageSize = 20
+    role: Literal["customer", "agent"] | None = None
+    status: Status | None = None
+
+
+class ListApprovals(Message):
+    page: Page = 1
+    page_size: PageSize = 20
+
+
+class UserPage(Message):
+    data: list[User]
+    count: int
+    page: int
+    page_size: int
+
+
+class DecideAgent(Message):
+    user_id: UUID
+    is_approved: bool
+
+
+class DeleteAgent(Message):
+    user_id: UUID
+
+
+class GetUser(Message):
+    user_id: UUID
+
+
+class UserRecord(User):
+    """`users.get`: a user as other actors need it, deleted ones included."""
+
+    deleted: bool = False

@@ -1,0 +1,36 @@
+"""Everything the users actor needs to serve, built from the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nats.aio.client import Client
+
+from actors.config import Settings
+from actors.runtime import Actor
+from actors.tokens import TokenVerifier
+from actors.users.handlers import UsersState, actor
+from actors.users.passwords import Passwords
+from actors.users.signing import load_or_create
+
+
+def key_path(settings: Settings) -> Path:
+    if settings.jwt_private_key_file:
+        return Path(settings.jwt_private_key_file)
+    return settings.data_path / "jwt" / "ed25519.pem"
+
+
+async def build(settings: Settings, nc: Client) -> tuple[Actor[UsersState], UsersState, TokenVerifier]:
+    key = load_or_create(key_path(settings))
+    state = UsersState(
+        signing_key=key,
+        passwords=Passwords(settings.bcrypt_cost, settings.bcrypt_threads),
+        token_ttl=settings.jwt_ttl_seconds,
+    )
+
+    async def own_keys() -> bytes:
+        return key.jwks
+
+    verifier = TokenVerifier(own_keys)
+    verifier.load(key.jwks)
+    return actor, state, verifier

@@ -1,0 +1,53 @@
+"""One worker process: connect, serve one actor's subjects, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from nats.aio.client import Client
+
+from actors.config import Settings
+from actors.db import create_pool
+from actors.nats_conn import connect
+from actors.runtime import Actor, ServingActor
+from actors.tokens import TokenVerifier
+
+log = logging.getLogger("actors.worker")
+Builder = Callable[[Settings, Client], Awaitable[tuple[Actor[Any], Any, TokenVerifier]]]
+
+
+def builder_for(name: str) -> Builder:
+    if name == "users":
+        from actors.users.service import build
+
+        return build
+    raise ValueError(f"no actor named {name!r}")
+
+
+async def start_actor(name: str, settings: Settings, stack: AsyncExitStack) -> ServingActor[Any]:
+    """Connect and start serving; everything opened is closed by `stack`, drained first."""
+    nc = await connect(settings, f"{name}-worker")
+    stack.push_async_callback(nc.drain)
+    pool = await create_pool(settings, name)
+    stack.push_async_callback(pool.close)
+    actor, state, verifier = await builder_for(name)(settings, nc)
+    serving = await actor.serve(nc=nc, pool=pool, state=state, settings=settings, verifier=verifier)
+    stack.push_async_callback(serving.drain)
+    return serving
+
+
+async def run_worker(name: str, settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        serving = await start_actor(name, settings, stack)
+        log.info("%s worker %s serving %d subjects", name, serving.micro.id, len(serving.actor.routes))
+        await stop.wait()
+        log.info("%s worker %s draining", name, serving.micro.id)
