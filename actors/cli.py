@@ -1,0 +1,120 @@
+"""The `loans` command: start the system or one part of it, and talk to it as a tool."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import msgspec
+
+from actors.config import ConfigError, Settings
+from actors.runtime_file import settings_with_running_system
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loans", description="loan-actors: a lending back office over NATS")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="everything on this machine: NATS, Postgres, workers, edge")
+    up.add_argument("--users", type=int, default=1, help="users worker processes")
+    up.add_argument("--loans", type=int, default=1, help="loans worker processes")
+    up.add_argument("--port", type=int, default=None, help="HTTP port of the edge (default 8000)")
+
+    worker = sub.add_parser("worker", help="one worker process of an actor")
+    worker.add_argument("actor", choices=["users", "loans"])
+    worker.add_argument("--concurrency", type=int, default=None, help="requests handled at once")
+
+    edge = sub.add_parser("edge", help="the HTTP edge alone")
+    edge.add_argument("--port", type=int, default=None)
+
+    sub.add_parser("migrate", help="apply db/ migrations (idempotent)")
+
+    admin = sub.add_parser("admin", help="administration")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create", help="create an admin (the first one, typically)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--first-name", default="Admin")
+    create.add_argument("--last-name", default="User")
+    create.add_argument("--password-stdin", action="store_true", required=True, help="read the password")
+
+    request = sub.add_parser("request", help="send one request on NATS and print the reply")
+    request.add_argument("subject")
+    request.add_argument("body", nargs="?", default="{}")
+    request.add_argument("--token", default=None, help="bearer token to send")
+    request.add_argument("--timeout", type=float, default=5.0)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_with_running_system()
+        if getattr(args, "concurrency", None):
+            settings = msgspec.structs.replace(settings, concurrency=args.concurrency)
+        if getattr(args, "port", None) is not None:
+            settings = msgspec.structs.replace(settings, http_port=args.port)
+        sys.exit(_run(args, settings))
+    except ConfigError as exc:
+        print(f"loans: configuration: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "up":
+        from actors.up import run_up
+
+        return run_up(settings, users=args.users, loans=args.loans)
+    if args.command == "worker":
+        from actors.worker import run_worker
+
+        asyncio.run(run_worker(args.actor, settings))
+        return 0
+    if args.command == "edge":
+        from edge.app import serve
+
+        serve(settings)
+        return 0
+    if args.command == "migrate":
+        from actors.migrate import migrate
+
+        for name in asyncio.run(migrate(settings)):
+            print(f"applied {name}")
+        return 0
+    if args.command == "admin":
+        return asyncio.run(_create_admin(settings, args))
+    if args.command == "request":
+        from actors.request_tool import send
+
+        return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
+    raise AssertionError(args.command)
+
+
+async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from actors.errors import ActorError
+    from actors.users.bootstrap import create_admin
+    from actors.users.messages import CreateAdmin
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        req = msgspec.convert(
+            {
+                "email": args.email,
+                "password": password,
+                "first_name": args.first_name,
+                "last_name": args.last_name,
+            },
+            CreateAdmin,
+        )
+        user = await create_admin(settings, req)
+    except msgspec.ValidationError as exc:
+        print(f"loans: {exc}", file=sys.stderr)
+        return 2
+    except ActorError as exc:
+        print(f"loans: {exc.message}", file=sys.stderr)
+        return 1
+    print(msgspec.json.encode(user).decode())
+    return 0

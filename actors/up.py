@@ -1,0 +1,133 @@
+"""`loans up`: the whole system on one machine, each worker its own process, stopped as one.
+
+Embedded NATS and Postgres start unless LOANS_NATS_URL / LOANS_DATABASE_URL point elsewhere;
+their data lives under LOANS_DATA_DIR, so stopping and starting again keeps every user and loan.
+A child that dies is started again after a pause; Ctrl-C or SIGTERM stops the children (each
+drains), then the embedded servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import msgspec
+
+from actors import runtime_file
+from actors.config import Settings
+from actors.migrate import migrate
+from actors.users.service import key_path
+from actors.users.signing import load_or_create
+
+_RESTART_PAUSE = 1.0
+
+
+@dataclass
+class Child:
+    """One supervised process: `loans worker …` or `loans edge`."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env)
+        self.started_at = time.monotonic()
+
+    def stop(self, grace: float) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def run_up(settings: Settings, *, users: int, loans: int) -> int:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as servers:
+        nats_url = settings.nats_url or _embedded_nats(settings, servers)
+        database_url = settings.database_url or _embedded_postgres(settings, servers)
+        settings = msgspec.structs.replace(settings, nats_url=nats_url, database_url=database_url)
+        for applied in asyncio.run(migrate(settings)):
+            print(f"migrated {applied}")
+        load_or_create(key_path(settings))  # once here, before several workers race to make it
+
+        env = {**os.environ, **_env_for(settings)}
+        loans_cmd = [sys.executable, "-m", "actors.cli"]
+        children = [Child(f"users-{i}", [*loans_cmd, "worker", "users"], env) for i in range(users)]
+        children += [Child(f"loans-{i}", [*loans_cmd, "worker", "loans"], env) for i in range(loans)]
+        children.append(Child("edge", [*loans_cmd, "edge"], env))
+        http_url = f"http://{settings.http_host}:{settings.http_port}"
+        runtime_file.write(settings, nats_url, database_url, http_url)
+        servers.callback(runtime_file.remove, settings)
+        return _supervise(children, settings, http_url, nats_url, database_url)
+
+
+def _embedded_nats(settings: Settings, servers: ExitStack) -> str:
+    from actors.embedded import EmbeddedNats
+
+    nats_server = EmbeddedNats(settings.data_path)
+    url = nats_server.start()
+    servers.callback(nats_server.stop)
+    return url
+
+
+def _embedded_postgres(settings: Settings, servers: ExitStack) -> str:
+    from actors.embedded import EmbeddedPostgres
+
+    postgres = EmbeddedPostgres(settings.data_path)
+    url = postgres.start()
+    servers.callback(postgres.stop)
+    return url
+
+
+def _env_for(settings: Settings) -> dict[str, str]:
+    env = {}
+    for name, value in msgspec.structs.asdict(settings).items():
+        if value is not None:
+            env[f"LOANS_{name.upper()}"] = str(value)
+    return env
+
+
+def _supervise(children: list[Child], settings: Settings, http: str, nats_url: str, db: str) -> int:
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for child in children:
+        child.start()
+    print(
+        f"loan-actors is up\n  HTTP  {http}  (docs: {http}/schema/swagger)\n  NATS  {nats_url}\n"
+        f"  DB    {db}\n  data  {settings.data_path}\nCtrl-C stops everything.",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for child in children:
+                if not stopping and child.process is not None and child.process.poll() is not None:
+                    print(f"{child.name} exited with {child.process.returncode}; restarting", flush=True)
+                    time.sleep(_RESTART_PAUSE)
+                    child.start()
+    finally:
+        # The edge first (it stops accepting and finishes what it has, which needs the workers),
+        # then the workers (each drains), then the servers (the caller's ExitStack).
+        for child in reversed(children):
+            child.stop(settings.drain_timeout + 5)
+        print("loan-actors stopped", flush=True)
+    return 0
