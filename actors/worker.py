@@ -26,6 +26,10 @@ def builder_for(name: str) -> Builder:
         from actors.users.service import build
 
         return build
+    if name == "loans":
+        from actors.loans.service import build as build_loans
+
+        return build_loans
     raise ValueError(f"no actor named {name!r}")
 
 

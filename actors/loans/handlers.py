@@ -1,0 +1,236 @@
+"""The `loans.*` subjects: create, decide, edit, read, list, history and schedule of loans."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from actors.errors import BadRequest, Conflict, Forbidden, NotFound
+from actors.loans import messages as m
+from actors.loans import money
+from actors.loans import queries as q
+from actors.loans.parties import Parties
+from actors.runtime import Actor, Context
+
+
+@dataclass(frozen=True)
+class LoansState:
+    parties: Parties
+
+
+actor: Actor[LoansState] = Actor("loans", description="Loans: requests, decisions, history and schedules")
+Ctx = Context[LoansState]
+STAFF = frozenset({"admin", "agent"})
+ANYONE_SIGNED_IN = frozenset({"admin", "agent", "customer"})
+_encode = msgspec.json.Encoder().encode
+_decode_fields = msgspec.json.Decoder(dict[str, m.FieldChange]).decode
+_TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
+
+
+def to_loan(row: asyncpg.Record) -> m.Loan:
+    return m.Loan(**{name: row[name] for name in m.Loan.__struct_fields__})
+
+
+def _terms(principal: Decimal, months: int) -> money.Terms:
+    try:
+        return money.terms_for(principal, months)
+    except money.OutOfRange as exc:
+        raise BadRequest(str(exc), details={"field": "principal"}) from None
+
+
+def _as_json(value: Any) -> str | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return str(value)
+
+
+def _changes(before: m.Loan | None, after: m.Loan) -> bytes:
+    fields = {}
+    for name in _TRACKED:
+        old = _as_json(getattr(before, name)) if before is not None else None
+        new = _as_json(getattr(after, name))
+        if old != new:
+            fields[name] = {"old": old, "new": new}
+    return _encode(fields)
+
+
+async def _record(
+    con: asyncpg.Connection, ctx: Ctx, change: str, before: m.Loan | None, after: m.Loan
+) -> None:
+    await con.execute(
+        q.insert_history,
+        after.id,
+        after.version,
+        change,
+        ctx.user.id,
+        after.modified_at,
+        _changes(before, after).decode(),
+    )
+
+
+async def _readable_loan(ctx: Ctx, loan_id: uuid.UUID) -> m.Loan:
+    """The loan if the caller may see it; to a customer someone else's loan does not exist."""
+    if ctx.user.role == "agent":
+        await ctx.state.parties.approved_agent(ctx)
+    row = await ctx.pool.fetchrow(q.get_loan, loan_id)
+    if row is None or (ctx.user.role == "customer" and row["customer_id"] != ctx.user.id):
+        raise NotFound("no such loan")
+    return to_loan(row)
+
+
+def _page(rows: list[asyncpg.Record], page: int, page_size: int) -> m.LoanPage:
+    return m.LoanPage(
+        data=[to_loan(r) for r in rows], count=rows[0]["total"] if rows else 0, page=page, page_size=page_size
+    )
+
+
+@actor.handle("loans.create", m.CreateLoan, roles={"agent"})
+async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
+    """An approved agent requests a loan for an active customer; rate and EMI follow the tier table."""
+    terms = _terms(req.principal, req.months)
+    agent = await ctx.state.parties.approved_agent(ctx)
+    customer = await ctx.state.parties.get(ctx, req.customer_id)
+    if customer is None or customer.deleted or customer.role != "customer" or customer.status != "active":
+        raise BadRequest("customer_id: no such customer", details={"field": "customer_id"})
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            q.insert_loan,
+            uuid.uuid4(),
+            customer.id,
+            customer.email,
+            f"{customer.first_name} {customer.last_name}",
+            agent.id,
+            agent.email,
+            req.principal,
+            terms.interest,
+            req.months,
+            terms.emi,
+            terms.amount,
+        )
+        loan = to_loan(row)
+        await _record(con, ctx, "created", None, loan)
+    return loan
+
+
+@actor.handle("loans.decide", m.DecideLoan, roles={"admin"})
+async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
+    """Approve or reject a NEW loan; of concurrent decisions exactly one wins, the rest get 409."""
+    approved = req.status == "APPROVED"
+    start = datetime.now(UTC).date() if approved else None
+    end = None
+    async with ctx.pool.acquire() as con, con.transaction():
+        if start is not None:
+            months = await con.fetchval("SELECT months FROM loans WHERE id = $1", req.loan_id)
+            end = money.add_months(start, months) if months is not None else None
+        row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start, end)
+        if row is None:
+            if await con.fetchval(q.loan_status, req.loan_id) is None:
+                raise NotFound("no such loan")
+            raise Conflict("the loan has already been decided", code="loan_already_decided")
+        loan = to_loan(row)
+        before = msgspec.structs.replace(loan, status="NEW", start_date=None, end_date=None)
+        await _record(con, ctx, "approved" if approved else "rejected", before, loan)
+    return loan
+
+
+@actor.handle("loans.edit", m.EditLoan, roles={"agent"})
+async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
+    """The requesting agent changes principal and/or months; a REJECTED loan goes back to NEW."""
+    if req.principal is None and req.months is None:
+        raise BadRequest("give principal, months, or both", details={"field": "principal"})
+    if req.principal is not None:
+        _terms(req.principal, req.months or 1)  # refuse a bad principal before touching anything
+    agent = await ctx.state.parties.approved_agent(ctx)
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(q.loan_for_update, req.loan_id)
+        if row is None:
+            raise NotFound("no such loan")
+        before = to_loan(row)
+        if before.agent_id != agent.id:
+            raise Forbidden("only the agent who requested this loan may edit it")
+        if before.status == "APPROVED":
+            raise Conflict("an approved loan cannot be edited", code="loan_not_editable")
+        principal = req.principal if req.principal is not None else before.principal
+        months = req.months if req.months is not None else before.months
+        terms = _terms(principal, months)
+        row = await con.fetchrow(
+            q.edit_loan, req.loan_id, principal, months, terms.interest, terms.emi, terms.amount
+        )
+        loan = to_loan(row)
+        await _record(con, ctx, "edited", before, loan)
+    return loan
+
+
+@actor.handle("loans.list", m.ListLoans, roles=STAFF, strict=False)
+async def list_loans(req: m.ListLoans, ctx: Ctx) -> m.LoanPage:
+    """Every loan, newest change first, narrowed by status, customer or agent."""
+    if ctx.user.role == "agent":
+        await ctx.state.parties.approved_agent(ctx)
+    given = tuple(name for name in q.FILTERS if getattr(req, name) is not None)
+    args = [getattr(req, name) for name in given]
+    rows = await ctx.pool.fetch(q.list_loans(given), *args, req.page_size, (req.page - 1) * req.page_size)
+    return _page(rows, req.page, req.page_size)
+
+
+@actor.handle("loans.list_mine", m.ListMyLoans, roles={"customer"}, strict=False)
+async def list_my_loans(req: m.ListMyLoans, ctx: Ctx) -> m.LoanPage:
+    """The calling customer's own loans, newest first."""
+    rows = await ctx.pool.fetch(
+        q.list_customer_loans, ctx.user.id, req.status, req.page_size, (req.page - 1) * req.page_size
+    )
+    return _page(rows, req.page, req.page_size)
+
+
+@actor.handle("loans.get", m.LoanId, roles=ANYONE_SIGNED_IN)
+async def get_loan(req: m.LoanId, ctx: Ctx) -> m.Loan:
+    """One loan: staff see any, a customer only their own."""
+    return await _readable_loan(ctx, req.loan_id)
+
+
+@actor.handle("loans.history", m.LoanHistory, roles=STAFF, strict=False)
+async def loan_history(req: m.LoanHistory, ctx: Ctx) -> m.HistoryPage:
+    """Every change of a loan, oldest first: who, when, what changed, the version it made."""
+    await _readable_loan(ctx, req.loan_id)
+    rows = await ctx.pool.fetch(q.history, req.loan_id, req.page_size, (req.page - 1) * req.page_size)
+    return m.HistoryPage(
+        data=[
+            m.HistoryRow(
+                version=r["version"],
+                change=r["change"],
+                changed_by=r["changed_by"],
+                changed_at=r["changed_at"],
+                fields=_decode_fields(r["fields"]),
+            )
+            for r in rows
+        ],
+        count=rows[0]["total"] if rows else 0,
+        page=req.page,
+        page_size=req.page_size,
+    )
+
+
+@actor.handle("loans.schedule", m.LoanId, roles=ANYONE_SIGNED_IN)
+async def loan_schedule(req: m.LoanId, ctx: Ctx) -> m.Schedule:
+    """The amortization schedule; due dates appear once the loan is approved."""
+    loan = await _readable_loan(ctx, req.loan_id)
+    start = loan.start_date
+    return m.Schedule(
+        loan_id=loan.id,
+        rows=[
+            m.ScheduleRow(
+                month=row.month,
+                due_date=money.add_months(start, row.month) if start is not None else None,
+                payment=row.payment,
+                interest=row.interest,
+                principal=row.principal,
+                balance=row.balance,
+            )
+            for row in money.schedule(loan.principal, loan.interest, loan.months)
+        ],
+    )

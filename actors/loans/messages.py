@@ -1,0 +1,120 @@
+"""Requests and replies of the `loans.*` subjects. Imports only msgspec: the edge imports it too."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from actors.messages import Message, Page, PageSize
+
+# Range and decimals are the loan rules' to check (money.py), so the message says *which* rule failed.
+Principal = Decimal
+Months = Annotated[int, msgspec.Meta(ge=1, le=480)]
+Status = Literal["NEW", "APPROVED", "REJECTED"]
+Decision = Literal["APPROVED", "REJECTED"]
+
+
+class Loan(Message):
+    id: UUID
+    customer_id: UUID
+    customer_email: str
+    customer_name: str
+    agent_id: UUID
+    agent_email: str
+    principal: Decimal
+    interest: Decimal
+    months: int
+    emi: Decimal
+    amount: Decimal
+    status: Status
+    start_date: date | None
+    end_date: date | None
+    version: int
+    created_at: datetime
+    modified_at: datetime
+
+
+class CreateLoan(Message):
+    customer_id: UUID
+    principal: Principal
+    months: Months
+
+
+class DecideLoan(Message):
+    loan_id: UUID
+    status: Decision
+
+
+class EditLoan(Message):
+    loan_id: UUID
+    principal: Principal | None = None
+    months: Months | None = None
+
+
+class LoanId(Message):
+    loan_id: UUID
+
+
+class ListLoans(Message):
+    page: Page = 1
+    page_size: PageSize = 20
+    status: Status | None = None
+    customer_id: UUID | None = None
+    agent_id: UUID | None = None
+
+
+class ListMyLoans(Message):
+    page: Page = 1
+    page_size: PageSize = 20
+    status: Status | None = None
+
+
+class LoanPage(Message):
+    data: list[Loan]
+    count: int
+    page: int
+    page_size: int
+
+
+class FieldChange(Message):
+    old: str | int | None
+    new: str | int | None
+
+
+class HistoryRow(Message):
+    version: int
+    change: Literal["created", "edited", "approved", "rejected"]
+    changed_by: UUID
+    changed_at: datetime
+    fields: dict[str, FieldChange]
+
+
+class LoanHistory(Message):
+    loan_id: UUID
+    page: Page = 1
+    page_size: PageSize = 100
+
+
+class HistoryPage(Message):
+    data: list[HistoryRow]
+    count: int
+    page: int
+    page_size: int
+
+
+class ScheduleRow(Message):
+    month: int
+    due_date: date | None
+    payment: Decimal
+    interest: Decimal
+    principal: Decimal
+    balance: Decimal
+
+
+class Schedule(Message):
+    loan_id: UUID
+    rows: list[ScheduleRow]

@@ -1,0 +1,67 @@
+"""SQL of the loans schema (search_path is `loans`)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+LOAN_COLUMNS = (
+    "id, customer_id, customer_email, customer_name, agent_id, agent_email, principal, interest, "
+    "months, emi, amount, status, start_date, end_date, version, created_at, modified_at"
+)
+
+insert_loan = f"""
+INSERT INTO loans (id, customer_id, customer_email, customer_name, agent_id, agent_email,
+                   principal, interest, months, emi, amount, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'NEW')
+RETURNING {LOAN_COLUMNS}"""
+
+insert_history = """
+INSERT INTO loan_history (loan_id, version, change, changed_by, changed_at, fields)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb)"""
+
+# The status condition makes the first decision win: a second one updates nothing.
+decide_loan = f"""
+UPDATE loans SET status = $2, start_date = $3, end_date = $4,
+                 version = version + 1, modified_at = now()
+WHERE id = $1 AND status = 'NEW'
+RETURNING {LOAN_COLUMNS}"""
+
+loan_status = "SELECT status FROM loans WHERE id = $1"
+
+loan_for_update = f"SELECT {LOAN_COLUMNS} FROM loans WHERE id = $1 FOR UPDATE"
+
+edit_loan = f"""
+UPDATE loans SET principal = $2, months = $3, interest = $4, emi = $5, amount = $6, status = 'NEW',
+                 start_date = NULL, end_date = NULL, version = version + 1, modified_at = now()
+WHERE id = $1
+RETURNING {LOAN_COLUMNS}"""
+
+get_loan = f"SELECT {LOAN_COLUMNS} FROM loans WHERE id = $1"
+
+history = """
+SELECT version, change, changed_by, changed_at, fields::text AS fields, count(*) OVER () AS total
+FROM loan_history WHERE loan_id = $1
+ORDER BY version
+LIMIT $2 OFFSET $3"""
+
+FILTERS = ("status", "customer_id", "agent_id")
+
+
+@cache
+def list_loans(filters: tuple[str, ...]) -> str:
+    """Newest change first, narrowed by the filters given; one text per combination of filters,
+    so each gets its own prepared plan and uses the index that fits it."""
+    where = " AND ".join(f"{name} = ${i}" for i, name in enumerate(filters, start=1)) or "true"
+    n = len(filters)
+    return f"""
+SELECT {LOAN_COLUMNS}, count(*) OVER () AS total FROM loans
+WHERE {where}
+ORDER BY modified_at DESC, id DESC
+LIMIT ${n + 1} OFFSET ${n + 2}"""
+
+
+list_customer_loans = f"""
+SELECT {LOAN_COLUMNS}, count(*) OVER () AS total FROM loans
+WHERE customer_id = $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY created_at DESC, id DESC
+LIMIT $3 OFFSET $4"""

@@ -1,0 +1,25 @@
+"""Everything the loans actor needs to serve, built from the settings."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
+from actors.config import Settings
+from actors.loans.handlers import LoansState, actor
+from actors.loans.parties import Parties
+from actors.runtime import Actor
+from actors.tokens import TokenVerifier
+
+
+async def build(settings: Settings, nc: Client) -> tuple[Actor[LoansState], LoansState, TokenVerifier]:
+    async def users_jwks() -> bytes:
+        reply = await nc.request("users.jwks", b"", timeout=2.0)
+        return reply.data
+
+    verifier = TokenVerifier(users_jwks)
+    try:
+        verifier.load(await users_jwks())
+    except (TimeoutError, NatsError):
+        pass  # users not up yet: the verifier fetches the keys on the first token it sees
+    return actor, LoansState(parties=Parties()), verifier
