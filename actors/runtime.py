@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -119,7 +120,7 @@ class Actor(Generic[S]):
             self.routes[subject] = Route(
                 subject=subject,
                 request_type=request_type,
-                reply_type=fn.__annotations__.get("return"),
+                reply_type=typing.get_type_hints(fn).get("return"),
                 handler=fn,
                 roles=frozenset(roles) if roles is not None else None,
                 decoder=msgspec.json.Decoder(request_type, strict=strict),

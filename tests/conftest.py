@@ -1,0 +1,146 @@
+"""Real servers for the whole run: embedded NATS and Postgres, or the ones LOANS_TEST_* name.
+
+Each run gets its own database and its own role prefix, so runs sharing one Postgres cluster
+never see each other, and they are dropped at the end. Actors run in-process for speed; tests
+that must kill a worker start real processes (see tests/processes.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from actors.config import Settings, load_settings
+from actors.db import dsn_as
+from actors.migrate import ACTORS, migrate
+from actors.runtime import ServingActor
+from actors.worker import start_actor
+from tests.people import Cast, cast
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(nats_url, admin database url) of real servers."""
+    with ExitStack() as stack:
+        nats_url = os.environ.get("LOANS_TEST_NATS_URL")
+        database_url = os.environ.get("LOANS_TEST_DATABASE_URL")
+        if not nats_url or not database_url:
+            from actors.embedded import EmbeddedNats, EmbeddedPostgres
+
+            if not nats_url:
+                nats_server = EmbeddedNats(tmp_path_factory.mktemp("nats"))
+                nats_url = nats_server.start()
+                stack.callback(nats_server.stop)
+            if not database_url:
+                postgres = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+                database_url = postgres.start()
+                stack.callback(postgres.stop)
+        yield nats_url, database_url
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, tail = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+@pytest.fixture(scope="session")
+def settings(server_urls: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings for this run: a fresh database, fresh roles, cheap bcrypt, a temporary data dir."""
+    nats_url, admin_url = server_urls
+    run = uuid.uuid4().hex[:8]
+    database = f"loans_test_{run}"
+    settings = load_settings(
+        {},
+        nats_url=nats_url,
+        database_url=_with_database(admin_url, database),
+        db_role_prefix=f"lt{run}_",
+        data_dir=str(tmp_path_factory.mktemp("data")),
+        bcrypt_cost=4,
+        concurrency=64,
+    )
+    asyncio.run(_create_database(admin_url, database))
+    asyncio.run(migrate(settings))
+    yield settings
+    asyncio.run(_drop_database(admin_url, database, [settings.role_for(a) for a in ACTORS]))
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    con = await asyncpg.connect(admin_url)
+    try:
+        await con.execute(f"CREATE DATABASE {name}")
+    finally:
+        await con.close()
+
+
+async def _drop_database(admin_url: str, name: str, roles: list[str]) -> None:
+    con = await asyncpg.connect(admin_url)
+    try:
+        await con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for role in roles:
+            await con.execute(f"DROP ROLE IF EXISTS {role}")
+    finally:
+        await con.close()
+
+
+@pytest.fixture(scope="session")
+async def users_worker(settings: Settings) -> AsyncIterator[ServingActor[Any]]:
+    async with AsyncExitStack() as stack:
+        yield await start_actor("users", settings, stack)
+
+
+@pytest.fixture(scope="session")
+async def loans_worker(
+    settings: Settings, users_worker: ServingActor[Any]
+) -> AsyncIterator[ServingActor[Any]]:
+    async with AsyncExitStack() as stack:
+        yield await start_actor("loans", settings, stack)
+
+
+@pytest.fixture(scope="session")
+async def nc(settings: Settings) -> AsyncIterator[Any]:
+    from actors.nats_conn import connect
+
+    client = await connect(settings, "tests")
+    yield client
+    await client.drain()
+
+
+@pytest.fixture(scope="session")
+async def client(
+    settings: Settings, users_worker: ServingActor[Any], loans_worker: ServingActor[Any]
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The edge app, in-process, in front of the in-process workers."""
+    from edge.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def people(client: AsyncTestClient[Any], settings: Settings) -> Cast:
+    """Fresh users in every role for one test: admin, customers, agents in every state."""
+    return await cast(client, settings)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def role_dsn(settings: Settings, actor: str) -> str:
+    return dsn_as(settings.database_url_for(actor), settings.role_for(actor), settings.db_role_password)

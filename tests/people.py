@@ -1,0 +1,109 @@
+"""A cast of users in every role, made through the edge (the admin by the bootstrap path)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from actors.config import Settings
+from actors.users.bootstrap import create_admin
+from actors.users.messages import CreateAdmin
+
+PASSWORD = "correct-horse-9"
+
+
+def new_email(tag: str = "u") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@dataclass
+class Person:
+    id: str
+    email: str
+    role: str
+    token: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+async def signup(client: AsyncTestClient[Any], role: str = "customer", **fields: str) -> Person:
+    body = {
+        "email": new_email(role),
+        "password": PASSWORD,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "role": role,
+    }
+    body.update(fields)
+    response = await client.post("/api/user/signup", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    return Person(data["user"]["id"], data["user"]["email"], role, data["access_token"])
+
+
+async def login(client: AsyncTestClient[Any], email: str, password: str = PASSWORD) -> str:
+    response = await client.post("/api/user/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["data"]["access_token"]
+    return token
+
+
+async def admin(client: AsyncTestClient[Any], settings: Settings) -> Person:
+    email = new_email("admin")
+    user = await create_admin(
+        settings, CreateAdmin(email=email, password=PASSWORD, first_name="Ada", last_name="Min")
+    )
+    return Person(str(user.id), email, "admin", await login(client, email))
+
+
+async def agent(client: AsyncTestClient[Any], boss: Person, decision: str = "approved") -> Person:
+    """An agent in the state named: pending, approved, rejected or deleted (tokens from approval)."""
+    person = await signup(client, "agent")
+    if decision == "pending":
+        return person
+    path = f"/api/user/approve-delete/{person.id}"
+    response = await client.put(path, json={"is_approved": True}, headers=boss.headers)
+    assert response.status_code == 200, response.text
+    person.token = await login(client, person.email)
+    if decision == "rejected":
+        response = await client.put(path, json={"is_approved": False}, headers=boss.headers)
+        assert response.status_code == 200, response.text
+    elif decision == "deleted":
+        response = await client.delete(path, headers=boss.headers)
+        assert response.status_code == 200, response.text
+    return person
+
+
+@dataclass
+class Cast:
+    admin: Person
+    customer: Person
+    other_customer: Person
+    pending_agent: Person
+    agent: Person
+    other_agent: Person
+    rejected_agent: Person
+    deleted_agent: Person
+
+
+async def cast(client: AsyncTestClient[Any], settings: Settings) -> Cast:
+    boss = await admin(client, settings)
+    return Cast(
+        admin=boss,
+        customer=await signup(client, "customer"),
+        other_customer=await signup(client, "customer"),
+        pending_agent=await agent(client, boss, "pending"),
+        agent=await agent(client, boss, "approved"),
+        other_agent=await agent(client, boss, "approved"),
+        rejected_agent=await agent(client, boss, "rejected"),
+        deleted_agent=await agent(client, boss, "deleted"),
+    )

@@ -1,0 +1,67 @@
+"""subjects.md and the registered handlers say the same thing, in both directions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.loans.handlers import actor as loans_actor
+from actors.runtime import Actor
+from actors.users.handlers import actor as users_actor
+
+ACTORS: list[Actor[Any]] = [users_actor, loans_actor]
+DOC = Path(__file__).resolve().parent.parent / "subjects.md"
+
+
+def documented() -> dict[str, dict[str, str]]:
+    """`### \\`subject\\`` sections and their `| key | value |` rows."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in DOC.read_text().splitlines():
+        heading = re.match(r"^### `([^`]+)`", line)
+        if heading:
+            current = sections.setdefault(heading.group(1), {})
+            continue
+        row = re.match(r"^\| (\w+) \| (.*) \|$", line)
+        if row and current is not None:
+            current[row.group(1)] = row.group(2).strip()
+    return sections
+
+
+def _struct(text: str) -> tuple[str, list[str]]:
+    match = re.match(r"^`(\w+)`: (.*)$", text)
+    assert match, f"expected '`Name`: fields', got {text!r}"
+    fields = [] if match.group(2) == "(none)" else [f.strip() for f in match.group(2).split(",")]
+    return match.group(1), fields
+
+
+def test_every_registered_subject_is_documented_and_every_documented_one_registered() -> None:
+    registered = {s for a in ACTORS for s in a.routes}
+    in_doc = {s for s in documented() if not s.startswith("events.")}
+    assert registered - in_doc == set(), "registered but missing from subjects.md"
+    assert in_doc - registered == set(), "in subjects.md but no handler"
+
+
+@pytest.mark.parametrize("subject", sorted(s for a in ACTORS for s in a.routes))
+def test_documented_roles_request_and_reply_match_the_handler(subject: str) -> None:
+    route = next(a.routes[subject] for a in ACTORS if subject in a.routes)
+    doc = documented()[subject]
+    roles = "anyone" if route.roles is None else ", ".join(sorted(route.roles))
+    assert doc["who"] == roles
+    name, fields = _struct(doc["request"])
+    assert (name, fields) == (route.request_type.__name__, list(route.request_type.__struct_fields__))
+    if route.reply_type is bytes:
+        assert doc["reply"].startswith("raw JSON")
+    else:
+        name, fields = _struct(doc["reply"])
+        assert (name, fields) == (route.reply_type.__name__, list(route.reply_type.__struct_fields__))
+    assert doc.get("errors"), "say which errors it answers"
+
+
+def test_queue_group_is_the_actor_name() -> None:
+    text = DOC.read_text()
+    for actor in ACTORS:
+        assert f"## `{actor.name}.*` — queue group `{actor.name}`" in text
