@@ -118,3 +118,7 @@ async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(msgspec.json.encode(user).decode())
     return 0
+
+
+if __name__ == "__main__":
+    main()

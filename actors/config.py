@@ -88,3 +88,12 @@ def _name_variable(message: str) -> str:
         field = tail.split("`", 1)[0]
         return f"{PREFIX}{field.upper()}: {head.removesuffix(' - at ').rstrip(' -')}"
     return message
+
+
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The variables that give a child process these same settings."""
+    return {
+        f"{PREFIX}{name.upper()}": str(value)
+        for name, value in msgspec.structs.asdict(settings).items()
+        if value is not None
+    }

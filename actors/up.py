@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from actors import runtime_file
-from actors.config import Settings
+from actors.config import Settings, to_environ
 from actors.migrate import migrate
 from actors.users.service import key_path
 from actors.users.signing import load_or_create
@@ -63,7 +63,7 @@ def run_up(settings: Settings, *, users: int, loans: int) -> int:
             print(f"migrated {applied}")
         load_or_create(key_path(settings))  # once here, before several workers race to make it
 
-        env = {**os.environ, **_env_for(settings)}
+        env = {**os.environ, **to_environ(settings)}
         loans_cmd = [sys.executable, "-m", "actors.cli"]
         children = [Child(f"users-{i}", [*loans_cmd, "worker", "users"], env) for i in range(users)]
         children += [Child(f"loans-{i}", [*loans_cmd, "worker", "loans"], env) for i in range(loans)]
@@ -90,14 +90,6 @@ def _embedded_postgres(settings: Settings, servers: ExitStack) -> str:
     url = postgres.start()
     servers.callback(postgres.stop)
     return url
-
-
-def _env_for(settings: Settings) -> dict[str, str]:
-    env = {}
-    for name, value in msgspec.structs.asdict(settings).items():
-        if value is not None:
-            env[f"LOANS_{name.upper()}"] = str(value)
-    return env
 
 
 def _supervise(children: list[Child], settings: Settings, http: str, nats_url: str, db: str) -> int:

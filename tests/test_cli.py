@@ -1,0 +1,117 @@
+"""The `loans` command as an operator uses it, as real processes against the run's servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+from nats.aio.client import Client
+
+from actors.config import Settings
+from actors.discovery import gather
+from actors.runtime import ServingActor
+from tests.conftest import role_dsn
+from tests.people import PASSWORD, new_email
+from tests.processes import LOANS, env_for, loans_process, run_loans
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_admin_create_makes_an_admin_who_can_log_in_over_nats(
+    settings: Settings, users_worker: Any
+) -> None:
+    """The bootstrap path, then `loans request` straight on NATS with the token it gave."""
+    email = new_email("boot")
+    made = await asyncio.to_thread(
+        run_loans, settings, "admin", "create", "--email", email, "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["role"] == "admin"
+
+    body = json.dumps({"email": email.upper(), "password": PASSWORD})
+    login = await asyncio.to_thread(run_loans, settings, "request", "users.login", body)
+    assert login.returncode == 0, login.stderr
+    token = json.loads(login.stdout)["access_token"]
+
+    profile = await asyncio.to_thread(run_loans, settings, "request", "users.profile", "{}", "--token", token)
+    assert profile.returncode == 0, profile.stderr
+    assert json.loads(profile.stdout)["email"] == email
+
+    again = await asyncio.to_thread(
+        run_loans, settings, "admin", "create", "--email", email, "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+async def test_admin_create_refuses_a_short_password_and_a_bad_email(settings: Settings) -> None:
+    short = await asyncio.to_thread(
+        run_loans, settings, "admin", "create", "--email", new_email(), "--password-stdin", stdin="short\n"
+    )
+    assert short.returncode != 0 and "password" in short.stderr
+    bad = await asyncio.to_thread(
+        run_loans,
+        settings,
+        "admin",
+        "create",
+        "--email",
+        "not-an-email",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert bad.returncode != 0 and "email" in bad.stderr
+
+
+async def test_request_prints_an_error_reply_and_exits_non_zero(
+    settings: Settings, users_worker: Any
+) -> None:
+    done = await asyncio.to_thread(run_loans, settings, "request", "users.profile", "{}")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["code"] == "unauthenticated"
+
+
+def test_a_bad_setting_stops_the_process_naming_the_variable(settings: Settings) -> None:
+    done = subprocess.run(
+        [*LOANS, "migrate"],
+        env=env_for(settings, LOANS_BCRYPT_COST="many"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2 and "LOANS_BCRYPT_COST" in done.stderr
+
+
+async def test_two_users_workers_share_the_subject(
+    settings: Settings, nc: Client, users_worker: ServingActor[Any]
+) -> None:
+    """Both worker processes answer requests, as each one's $SRV.STATS shows."""
+    with loans_process(settings, "worker", "users"), loans_process(settings, "worker", "users"):
+        deadline = time.monotonic() + 30
+        while len(await gather(nc, "$SRV.PING.users", 0.3)) < 3:
+            assert time.monotonic() < deadline, "the worker processes did not come up"
+        await asyncio.gather(*(nc.request("users.jwks", b"", timeout=5) for _ in range(90)))
+        stats = [json.loads(raw) for raw in await gather(nc, "$SRV.STATS.users", 0.5)]
+    served = {
+        s["id"]: next(e["num_requests"] for e in s["endpoints"] if e["subject"] == "users.jwks")
+        for s in stats
+        if s["id"] != users_worker.micro.id
+    }
+    assert len(served) == 2
+    assert all(count > 0 for count in served.values()), served
+
+
+async def test_each_actor_role_is_confined_to_its_own_schema(settings: Settings) -> None:
+    for actor, other, table in (("users", "loans", "loans.loans"), ("loans", "users", "users.users")):
+        con = await asyncpg.connect(role_dsn(settings, actor))
+        try:
+            assert await con.fetchval(f"SELECT count(*) FROM {actor}.schema_migrations") >= 1
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await con.fetch(f"SELECT * FROM {table} LIMIT 1")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await con.execute(f"CREATE TABLE {other}.intruder (id int)")
+        finally:
+            await con.close()
