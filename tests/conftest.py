@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from actors.config import Settings, load_settings
 from actors.db import dsn_as
@@ -123,16 +123,22 @@ async def nc(settings: Settings) -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 async def client(
     settings: Settings, users_worker: ServingActor[Any], loans_worker: ServingActor[Any]
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The edge app, in-process, in front of the in-process workers."""
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The edge app, in-process on the test's event loop, in front of the in-process workers.
+
+    Not Litestar's AsyncTestClient: it runs the app on another thread and blocks this loop while
+    it waits, so the in-process workers (on this loop) could never answer the edge.
+    """
     from edge.app import create_app
 
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://edge") as test_client:
         yield test_client
 
 
 @pytest.fixture
-async def people(client: AsyncTestClient[Any], settings: Settings) -> Cast:
+async def people(client: httpx.AsyncClient, settings: Settings) -> Cast:
     """Fresh users in every role for one test: admin, customers, agents in every state."""
     return await cast(client, settings)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from litestar.testing import AsyncTestClient
+import httpx
 
 from actors.config import Settings
 from actors.users.bootstrap import create_admin
@@ -35,7 +34,7 @@ class Person:
         return bearer(self.token)
 
 
-async def signup(client: AsyncTestClient[Any], role: str = "customer", **fields: str) -> Person:
+async def signup(client: httpx.AsyncClient, role: str = "customer", **fields: str) -> Person:
     body = {
         "email": new_email(role),
         "password": PASSWORD,
@@ -50,14 +49,14 @@ async def signup(client: AsyncTestClient[Any], role: str = "customer", **fields:
     return Person(data["user"]["id"], data["user"]["email"], role, data["access_token"])
 
 
-async def login(client: AsyncTestClient[Any], email: str, password: str = PASSWORD) -> str:
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
     response = await client.post("/api/user/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     token: str = response.json()["data"]["access_token"]
     return token
 
 
-async def admin(client: AsyncTestClient[Any], settings: Settings) -> Person:
+async def admin(client: httpx.AsyncClient, settings: Settings) -> Person:
     email = new_email("admin")
     user = await create_admin(
         settings, CreateAdmin(email=email, password=PASSWORD, first_name="Ada", last_name="Min")
@@ -65,7 +64,7 @@ async def admin(client: AsyncTestClient[Any], settings: Settings) -> Person:
     return Person(str(user.id), email, "admin", await login(client, email))
 
 
-async def agent(client: AsyncTestClient[Any], boss: Person, decision: str = "approved") -> Person:
+async def agent(client: httpx.AsyncClient, boss: Person, decision: str = "approved") -> Person:
     """An agent in the state named: pending, approved, rejected or deleted (tokens from approval)."""
     person = await signup(client, "agent")
     if decision == "pending":
@@ -95,7 +94,7 @@ class Cast:
     deleted_agent: Person
 
 
-async def cast(client: AsyncTestClient[Any], settings: Settings) -> Cast:
+async def cast(client: httpx.AsyncClient, settings: Settings) -> Cast:
     boss = await admin(client, settings)
     return Cast(
         admin=boss,

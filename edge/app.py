@@ -1,0 +1,104 @@
+"""The Litestar app, its lifespan (NATS connection, JWKS warm-up, drain) and the uvicorn entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import uvicorn
+from litestar import Litestar
+from litestar.datastructures import State
+from nats.aio.client import Client
+
+from actors.config import Settings
+from actors.nats_conn import connect
+from edge.auth import preload_jwks
+from edge.context import Edge
+from edge.errors import exception_to_http_response
+from edge.openapi import openapi_config
+from edge.routes import loans, service, users
+
+log = logging.getLogger("edge.app")
+
+STARTUP_WAIT = 10.0  # seconds the app waits at start for NATS and the JWKS before serving anyway
+
+
+def create_app(
+    settings: Settings, *, nc: Client | None = None, startup_wait: float = STARTUP_WAIT
+) -> Litestar:
+    """The edge app. With `nc`, it uses that connection and leaves closing it to the caller."""
+    if nc is None:
+        settings.require_nats_url()  # a missing URL is a configuration error: fail now, by name
+    edge = Edge.build(settings)
+    edge.bus.nc = nc
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # NATS or the users worker may come up after the edge: wait a while for the connection and
+        # the keys, then serve anyway while the task keeps trying (/health answers, /ready says
+        # what is missing, and the verifier fetches the keys on the first token instead).
+        warm_up = asyncio.create_task(_warm_up(edge, settings, own_connection=nc is None))
+        await asyncio.wait({warm_up}, timeout=startup_wait)
+        if warm_up.done():
+            warm_up.result()  # a failure this early (a malformed URL, say) stops the process
+        try:
+            yield
+        finally:
+            warm_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warm_up
+            if nc is None and edge.bus.nc is not None:
+                await _drain(edge.bus.nc)
+
+    return Litestar(
+        route_handlers=[*users.handlers(), *loans.handlers(), *service.handlers()],
+        lifespan=[lifespan],
+        state=State({"edge": edge}),
+        exception_handlers={Exception: exception_to_http_response},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=openapi_config(),
+    )
+
+
+async def _warm_up(edge: Edge, settings: Settings, *, own_connection: bool) -> None:
+    if own_connection:
+        # nats_conn retries for ever (reconnect attempts unlimited), so this returns once NATS is up.
+        edge.bus.nc = await connect(settings, "edge")
+        log.info("connected to NATS")
+    await preload_jwks(edge.bus, edge.verifier, budget=STARTUP_WAIT)
+
+
+async def _drain(nc: Client) -> None:
+    # Let in-flight requests get their replies, then close; a broken connection just closes.
+    try:
+        await nc.drain()
+    except Exception:
+        log.debug("NATS drain failed; closing", exc_info=True)
+        await nc.close()
+
+
+def _uvicorn_config(settings: Settings) -> uvicorn.Config:
+    # "auto" picks uvloop and httptools when they are installed (uvicorn[standard]), else the
+    # pure-Python ones. Access logs are off: one line per request costs more than it tells.
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Run the edge until SIGINT/SIGTERM (what `loans edge` calls)."""
+    uvicorn.Server(_uvicorn_config(settings)).run()
+
+
+async def main(settings: Settings) -> None:
+    """Run the edge inside an already running event loop."""
+    await uvicorn.Server(_uvicorn_config(settings)).serve()

@@ -1,0 +1,95 @@
+"""One REST route → one NATS subject, described as data; and the pure byte work around a call.
+
+The edge holds no business rule: bodies go to the actor as the client sent them, and the actor's
+decoder is the only validator. The edge only adds what the URL carries (path ids, query strings)
+and wraps the reply in the envelope by splicing bytes, never re-parsing it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from actors.errors import BadRequest, NotFound
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+PAGE_FIELDS = frozenset({"data", "count", "page", "page_size"})
+
+# Numbers keep their exact digits through decode → re-encode (a principal must never be rounded).
+_object_decoder = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+@dataclass
+class Endpoint:
+    """A route of api.md and the subject that answers it."""
+
+    method: Method
+    path: str  # relative to its router; every `{name}` in it is a UUID (api.md: ids are UUIDs)
+    subject: str
+    message: str  # the envelope's "message" on success
+    request: type[msgspec.Struct] | None = None  # the actor's request Struct: docs, and which query params
+    reply: Any = None  # the actor's reply type, for the docs
+    status: int = 200
+    public: bool = False  # no bearer token needed
+    raw: bool = False  # answer the reply as it is, without the envelope (the JWKS)
+
+    path_params: tuple[str, ...] = field(init=False)
+    query_params: tuple[str, ...] = field(init=False)
+    has_body: bool = field(init=False)
+    listing: bool = field(init=False)
+    _head: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.path_params = tuple(re.findall(r"{(\w+)}", self.path))
+        self.has_body = self.method in ("POST", "PUT", "PATCH")
+        fields = self.request.__struct_fields__ if self.request is not None else ()
+        # Only the query parameters the actor's request knows are forwarded; others are ignored.
+        self.query_params = () if self.has_body else tuple(f for f in fields if f not in self.path_params)
+        # A paged reply ({"data": [...], "count", "page", "page_size"}) is spliced into the list envelope.
+        reply_fields = set(getattr(self.reply, "__struct_fields__", ()))
+        self.listing = PAGE_FIELDS <= reply_fields
+        self._head = b'{"success":true,"message":' + _encoder.encode(self.message)
+
+    def payload(self, path: Mapping[str, str], query: Mapping[str, str], body: bytes) -> bytes:
+        """The request body for the actor, from what the HTTP request carried."""
+        ids = {name: path_uuid(name, path[name]) for name in self.path_params}
+        if self.has_body:
+            return merge_fields(body, ids) if ids else body
+        forwarded = {name: query[name] for name in self.query_params if name in query}
+        return _encoder.encode({**forwarded, **ids})
+
+    def envelope(self, reply: bytes) -> bytes:
+        """The success body around the actor's reply bytes."""
+        if self.raw:
+            return reply
+        if self.listing and len(reply) > 2 and reply[:1] == b"{":
+            return self._head + b"," + reply[1:]
+        return self._head + b',"data":' + reply + b"}"
+
+
+def path_uuid(name: str, value: str) -> str:
+    """A path id in canonical form; anything that is not a UUID names nothing, hence 404."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(f"no such {name.removesuffix('_id')}") from None
+
+
+def merge_fields(body: bytes, fields: Mapping[str, str]) -> bytes:
+    """Add the path's fields to a JSON object body; the path wins over a same-named body field."""
+    try:
+        obj = _object_decoder.decode(body)
+    except msgspec.ValidationError:
+        raise BadRequest("the body must be a JSON object") from None
+    except msgspec.DecodeError:
+        message = "a JSON object body is required" if not body.strip() else "the body is not valid JSON"
+        raise BadRequest(message) from None
+    obj.update(fields)
+    return _encoder.encode(obj)

@@ -1,0 +1,107 @@
+"""Every failure, whoever raised it, becomes one error envelope with the matching status.
+
+Actors' error replies, the edge's own refusals (ActorError subclasses, shared with the actors),
+NATS failures (already turned into ActorErrors by nats_call) and Litestar's own HTTP errors
+(unknown route, wrong method, body too large) all go through `exception_to_http_response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.enums import MediaType
+from litestar.exceptions import HTTPException
+
+from actors.errors import ActorError, TooManyRequests
+from actors.messages import ErrorReply
+
+log = logging.getLogger("edge.errors")
+
+# The machine code for a status when nobody more specific named one (api.md, "Envelope").
+CODES = {
+    400: "validation_error",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+    504: "timeout",
+}
+
+
+class ErrorInfo(msgspec.Struct, frozen=True):
+    code: str
+    details: Any = None
+
+
+class ErrorEnvelope(msgspec.Struct, frozen=True):
+    """The body of every error answer; also what the OpenAPI document shows for errors."""
+
+    success: bool
+    message: str
+    error: ErrorInfo
+
+
+class RateLimited(TooManyRequests):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+_reply_decoder = msgspec.json.Decoder(ErrorReply)
+
+
+def error_from_reply(status: str, description: str | None, body: bytes) -> ActorError:
+    """An actor's micro error reply (status header, description header, JSON body) as an exception."""
+    try:
+        code_number = int(status)
+    except ValueError:
+        code_number = 500
+    if not 400 <= code_number <= 599:
+        code_number = 500
+    try:
+        reply = _reply_decoder.decode(body)
+        code, message, details = reply.code, reply.message, reply.details
+    except msgspec.MsgspecError:
+        code, message, details = CODES.get(code_number, "error"), description or "request failed", None
+    error = ActorError(message, code=code, details=details)
+    error.status = code_number
+    return error
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[bytes]:
+    body = ErrorEnvelope(success=False, message=message, error=ErrorInfo(code=code, details=details))
+    return Response(
+        content=msgspec.json.encode(body),
+        media_type=MediaType.JSON,
+        status_code=status,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The one table from failure to HTTP answer (registered for every exception type)."""
+    if isinstance(exc, ActorError):  # its message is safe to show, whatever the status
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        status = exc.status_code
+        # Litestar puts validation failures in `extra`; a 405 carries its Allow header.
+        return error_response(status, CODES.get(status, "error"), exc.detail, exc.extra or None, exc.headers)
+    # Unexpected, or a 500 from below: log it whole, tell the caller nothing about the inside.
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error")

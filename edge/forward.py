@@ -1,0 +1,50 @@
+"""The one handler behind every forwarded route: authenticate, build the payload, call, wrap."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.enums import MediaType
+from litestar.handlers import HTTPRouteHandler
+
+from edge.context import edge_of
+from edge.endpoint import Endpoint
+from edge.openapi import docs_for
+
+# Request headers an actor may need, forwarded as received (api.md: Idempotency-Key on writes).
+FORWARDED_HEADERS = ("Authorization", "Idempotency-Key", "traceparent", "tracestate")
+
+
+async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[bytes]:
+    """Answer `request` by asking `ep.subject`; failures raise and become the error envelope."""
+    edge = edge_of(request)
+    if not ep.public:
+        # A bad token stops here (401), without reaching the actor; roles are the actor's business.
+        await edge.verifier.verify_header(request.headers.get("Authorization"))
+    body = await request.body() if ep.has_body else b""
+    payload = ep.payload(request.path_params, request.query_params, body)
+    reply = await edge.bus.request(ep.subject, payload, forwarded_headers(request))
+    return Response(content=ep.envelope(reply), media_type=MediaType.JSON, status_code=ep.status)
+
+
+def forwarded_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {name: value for name in FORWARDED_HEADERS if (value := request.headers.get(name))}
+
+
+def route_handler(ep: Endpoint) -> HTTPRouteHandler:
+    """A Litestar handler for `ep`, documented from its message Structs."""
+
+    async def handle(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return await forward(request, ep)
+
+    return handler_for(ep)(handle)
+
+
+def handler_for(ep: Endpoint) -> HTTPRouteHandler:
+    """The route decorator for `ep`, for a handler that does more than forward (login)."""
+    # Path ids are taken as strings and checked by the Endpoint: a non-UUID is our 404, not
+    # Litestar's parse error.
+    path = re.sub(r"{(\w+)}", r"{\1:str}", ep.path)
+    return HTTPRouteHandler(path=path, http_method=ep.method, status_code=ep.status, **docs_for(ep))

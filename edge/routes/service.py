@@ -1,0 +1,54 @@
+"""Service endpoints: liveness and readiness (the OpenAPI routes come from Litestar's config)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.enums import MediaType
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
+
+from edge.context import edge_of
+
+# Every actor the edge forwards to; /ready wants each to answer $SRV.PING.
+READY_ACTORS = ("users", "loans")
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+class Readiness(msgspec.Struct, frozen=True, omit_defaults=True):
+    status: str
+    missing: list[str] = []
+
+
+async def health() -> Health:
+    """Alive: the process runs and serves HTTP."""
+    return Health(status="ok")
+
+
+async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
+    """Ready: NATS is connected and every actor answers a ping; 503 names what is missing."""
+    bus = edge_of(request).bus
+    if not bus.connected:
+        missing = ["nats", *READY_ACTORS]
+    else:
+        answers = await asyncio.gather(*(bus.ping(actor) for actor in READY_ACTORS))
+        missing = [actor for actor, ok in zip(READY_ACTORS, answers, strict=True) if not ok]
+    if missing:
+        return Response(Readiness(status="unavailable", missing=missing), status_code=503)
+    return Response(Readiness(status="ready"), status_code=200)
+
+
+def handlers() -> list[HTTPRouteHandler]:
+    """Fresh handlers per app: Litestar sets an owner on each handler it registers."""
+    tags = ["service"]
+    not_ready = {503: ResponseSpec(Readiness, description="Not ready: what is missing")}
+    return [
+        get("/health", tags=tags, media_type=MediaType.JSON)(health),
+        get("/ready", tags=tags, responses=not_ready, media_type=MediaType.JSON)(ready),
+    ]
