@@ -40,6 +40,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
     login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
+    # Event subjects are `<events_prefix>.<actor>.<entity>.<verb>`; another prefix gives another
+    # stream, so test runs sharing one NATS server never see each other's events.
+    events_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")] = "events"
+    event_max_deliver: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    event_ack_wait: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    outbox_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 2.0
 
     @property
     def data_path(self) -> Path:
@@ -55,6 +61,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def role_for(self, actor: str) -> str:
         return f"{self.db_role_prefix}{actor}"
+
+    @property
+    def events_stream(self) -> str:
+        suffix = "" if self.events_prefix == "events" else "_" + self.events_prefix.replace(".", "_").upper()
+        return f"EVENTS{suffix}"
+
+    @property
+    def dlq_stream(self) -> str:
+        return f"{self.events_stream}_DLQ"
 
     def require_nats_url(self) -> str:
         if self.nats_url is None:

@@ -25,7 +25,7 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 
 async def create_pool(settings: Settings, actor: str) -> asyncpg.Pool:
     """A pool for `actor`, logged in as its role, with its schema first on the search path."""
-    dsn = dsn_as(settings.database_url_for(actor), settings.role_for(actor), settings.db_role_password)
+    dsn = role_dsn(settings, actor)
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min(settings.db_pool_min, settings.db_pool_max),
@@ -35,3 +35,8 @@ async def create_pool(settings: Settings, actor: str) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+def role_dsn(settings: Settings, actor: str) -> str:
+    """How `actor`'s own role logs in."""
+    return dsn_as(settings.database_url_for(actor), settings.role_for(actor), settings.db_role_password)

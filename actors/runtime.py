@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import typing
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from actors.config import Settings
+from actors.consumers import EventHandler, EventSubscription
 from actors.errors import (
     ActorError,
     BadRequest,
@@ -97,6 +99,23 @@ class Actor(Generic[S]):
         self.version = version
         self.description = description
         self.routes: dict[str, Route[S]] = {}
+        self.subscriptions: list[EventSubscription[S]] = []
+        self.publishes: dict[str, type[Any]] = {}  # event type → its data Struct
+
+    def publishes_event(self, event_type: str, data_type: type[Any]) -> None:
+        """Declare an event this actor emits (subjects.md is checked against these)."""
+        if not event_type.startswith(f"{self.name}."):
+            raise ValueError(f"{event_type!r} is outside the {self.name}.* events")
+        self.publishes[event_type] = data_type
+
+    def on_event(self, durable: str, pattern: str) -> Callable[[EventHandler[S]], EventHandler[S]]:
+        """Register a durable consumer of the events matching `pattern` (e.g. "users.>")."""
+
+        def register(fn: EventHandler[S]) -> EventHandler[S]:
+            self.subscriptions.append(EventSubscription(durable=durable, pattern=pattern, handler=fn))
+            return fn
+
+        return register
 
     def handle(
         self,
@@ -263,13 +282,22 @@ def decode_request(route: Route[Any], data: bytes) -> Any:
     try:
         return route.decoder.decode(data or b"{}")
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        field_name = text.split("`$.", 1)[1].split("`", 1)[0] if "`$." in text else None
-        reason = text.split(" - at ", 1)[0]
+        reason, field_name = _explain(str(exc))
         message = f"{field_name}: {reason}" if field_name else reason
         raise BadRequest(message, details={"field": field_name} if field_name else None) from None
     except msgspec.DecodeError:
         raise BadRequest("the body is not valid JSON") from None
+
+
+def _explain(text: str) -> tuple[str, str | None]:
+    """msgspec's "Expected `int`, got `str` - at `$.a.b`" → ("Expected `int`, got `str`", "a.b")."""
+    reason, _, where = text.partition(" - at `$")
+    path = where.rstrip("`").lstrip(".") or None
+    missing = re.match(r"Object missing required field `([^`]+)`", reason)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        reason = "this field is required"
+    return reason, path
 
 
 def _time_left(headers: Mapping[str, str]) -> float | None:

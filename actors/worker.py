@@ -1,4 +1,4 @@
-"""One worker process: connect, serve one actor's subjects, drain on SIGTERM."""
+"""One worker process: serve one actor's subjects, relay its outbox, run its consumers; drain on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from typing import Any
 from nats.aio.client import Client
 
 from actors.config import Settings
+from actors.consumers import consumers_for
 from actors.db import create_pool
+from actors.events import ensure_streams
 from actors.nats_conn import connect
+from actors.outbox import OutboxRelay
 from actors.runtime import Actor, ServingActor
 from actors.tokens import TokenVerifier
 
@@ -40,6 +43,14 @@ async def start_actor(name: str, settings: Settings, stack: AsyncExitStack) -> S
     pool = await create_pool(settings, name)
     stack.push_async_callback(pool.close)
     actor, state, verifier = await builder_for(name)(settings, nc)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    for consumer in consumers_for(actor.subscriptions, name, settings, js, pool, state):
+        await consumer.start()
+        stack.push_async_callback(consumer.stop)
+    relay = OutboxRelay(settings, name, pool, js)
+    await relay.start()
+    stack.push_async_callback(relay.stop)  # after the drain: flushes what the last requests wrote
     serving = await actor.serve(nc=nc, pool=pool, state=state, settings=settings, verifier=verifier)
     stack.push_async_callback(serving.drain)
     return serving

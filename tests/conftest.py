@@ -20,11 +20,13 @@ import httpx
 import pytest
 
 from actors.config import Settings, load_settings
-from actors.db import dsn_as
+from actors.db import role_dsn
 from actors.migrate import ACTORS, migrate
 from actors.runtime import ServingActor
 from actors.worker import start_actor
 from tests.people import Cast, cast
+
+__all__ = ["role_dsn"]  # tests import it from here
 
 
 @pytest.fixture(scope="session")
@@ -72,11 +74,28 @@ def settings(server_urls: tuple[str, str], tmp_path_factory: pytest.TempPathFact
         data_dir=str(tmp_path_factory.mktemp("data")),
         bcrypt_cost=4,
         concurrency=64,
+        events_prefix=f"t{run}.events",
     )
     asyncio.run(_create_database(admin_url, database))
     asyncio.run(migrate(settings))
     yield settings
     asyncio.run(_drop_database(admin_url, database, [settings.role_for(a) for a in ACTORS]))
+    asyncio.run(_delete_streams(settings))
+
+
+async def _delete_streams(settings: Settings) -> None:
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(settings.require_nats_url())
+    try:
+        for stream in (settings.events_stream, settings.dlq_stream):
+            try:
+                await nc.jetstream().delete_stream(stream)
+            except NotFoundError:
+                pass
+    finally:
+        await nc.drain()
 
 
 async def _create_database(admin_url: str, name: str) -> None:
@@ -146,7 +165,3 @@ async def people(client: httpx.AsyncClient, settings: Settings) -> Cast:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
-
-
-def role_dsn(settings: Settings, actor: str) -> str:
-    return dsn_as(settings.database_url_for(actor), settings.role_for(actor), settings.db_role_password)

@@ -12,16 +12,17 @@ import asyncpg
 import msgspec
 
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound
+from actors.events import Envelope, data_as
 from actors.loans import messages as m
-from actors.loans import money
+from actors.loans import money, parties
 from actors.loans import queries as q
-from actors.loans.parties import Parties
 from actors.runtime import Actor, Context
+from actors.users.messages import UserChanged
 
 
 @dataclass(frozen=True)
 class LoansState:
-    parties: Parties
+    """Nothing yet: everything the loans actor knows is in its schema."""
 
 
 actor: Actor[LoansState] = Actor("loans", description="Loans: requests, decisions, history and schedules")
@@ -77,7 +78,7 @@ async def _record(
 async def _readable_loan(ctx: Ctx, loan_id: uuid.UUID) -> m.Loan:
     """The loan if the caller may see it; to a customer someone else's loan does not exist."""
     if ctx.user.role == "agent":
-        await ctx.state.parties.approved_agent(ctx)
+        await parties.approved_agent(ctx)
     row = await ctx.pool.fetchrow(q.get_loan, loan_id)
     if row is None or (ctx.user.role == "customer" and row["customer_id"] != ctx.user.id):
         raise NotFound("no such loan")
@@ -94,8 +95,8 @@ def _page(rows: list[asyncpg.Record], page: int, page_size: int) -> m.LoanPage:
 async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
     """An approved agent requests a loan for an active customer; rate and EMI follow the tier table."""
     terms = _terms(req.principal, req.months)
-    agent = await ctx.state.parties.approved_agent(ctx)
-    customer = await ctx.state.parties.get(ctx, req.customer_id)
+    agent = await parties.approved_agent(ctx)
+    customer = await parties.find(ctx, req.customer_id)
     if customer is None or customer.deleted or customer.role != "customer" or customer.status != "active":
         raise BadRequest("customer_id: no such customer", details={"field": "customer_id"})
     async with ctx.pool.acquire() as con, con.transaction():
@@ -104,7 +105,7 @@ async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
             uuid.uuid4(),
             customer.id,
             customer.email,
-            f"{customer.first_name} {customer.last_name}",
+            customer.name,
             agent.id,
             agent.email,
             req.principal,
@@ -146,7 +147,7 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
         raise BadRequest("give principal, months, or both", details={"field": "principal"})
     if req.principal is not None:
         _terms(req.principal, req.months or 1)  # refuse a bad principal before touching anything
-    agent = await ctx.state.parties.approved_agent(ctx)
+    agent = await parties.approved_agent(ctx)
     async with ctx.pool.acquire() as con, con.transaction():
         row = await con.fetchrow(q.loan_for_update, req.loan_id)
         if row is None:
@@ -171,7 +172,7 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
 async def list_loans(req: m.ListLoans, ctx: Ctx) -> m.LoanPage:
     """Every loan, newest change first, narrowed by status, customer or agent."""
     if ctx.user.role == "agent":
-        await ctx.state.parties.approved_agent(ctx)
+        await parties.approved_agent(ctx)
     given = tuple(name for name in q.FILTERS if getattr(req, name) is not None)
     args = [getattr(req, name) for name in given]
     rows = await ctx.pool.fetch(q.list_loans(given), *args, req.page_size, (req.page - 1) * req.page_size)
@@ -234,3 +235,23 @@ async def loan_schedule(req: m.LoanId, ctx: Ctx) -> m.Schedule:
             for row in money.schedule(loan.principal, loan.interest, loan.months)
         ],
     )
+
+
+for _event_type, _data_type in m.EVENTS.items():
+    actor.publishes_event(_event_type, _data_type)
+
+
+@actor.on_event("loans-parties", "users.>")
+async def track_party(event: Envelope, con: asyncpg.Connection, state: LoansState) -> None:
+    """Every user event updates the read model of customers and agents (newer versions only)."""
+    user = data_as(event, UserChanged)
+    party = parties.Party(
+        id=user.id,
+        role=user.role,
+        status=user.status,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        deleted=user.deleted,
+    )
+    await parties.remember(con, party, event.version)

@@ -118,3 +118,29 @@ class ScheduleRow(Message):
 class Schedule(Message):
     loan_id: UUID
     rows: list[ScheduleRow]
+
+
+class LoanChanged(Message):
+    """The data of every `loans.*` event: the loan as it is after the change, and who changed it."""
+
+    loan_id: UUID
+    customer_id: UUID
+    agent_id: UUID
+    status: Status
+    principal: Decimal
+    interest: Decimal
+    months: int
+    emi: Decimal
+    amount: Decimal
+    start_date: date | None
+    end_date: date | None
+    by: UUID
+
+
+# Events the loans actor publishes (subject `<prefix>.<type>`), each with its data Struct.
+EVENTS: dict[str, type[Message]] = {
+    "loans.loan.created": LoanChanged,
+    "loans.loan.edited": LoanChanged,
+    "loans.loan.approved": LoanChanged,
+    "loans.loan.rejected": LoanChanged,
+}

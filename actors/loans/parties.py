@@ -1,16 +1,18 @@
-"""Who the loans actor deals with: customers and agents, asked of the users actor (`users.get`).
+"""Who the loans actor deals with: its own read model of customers and agents.
 
-Answers are kept for a second, so an agent acting quickly costs one lookup, while an approval,
-rejection or deletion still takes effect on loan routes well within api.md's two seconds.
+The `parties` table is fed by the users actor's events (`users.>`), so an approval, rejection or
+deletion takes effect here as soon as the event lands. A user not yet in it (the event still on
+its way) is asked of the users actor with `users.get` and written in; each row keeps the user's
+version, so an older event never overwrites a newer state.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
@@ -22,48 +24,92 @@ from actors.users.messages import UserRecord
 _decode_user = msgspec.json.Decoder(UserRecord).decode
 _LOOKUP_TIMEOUT = 2.0
 
+PARTY_COLUMNS = "id, role, status, email, first_name, last_name, deleted"
+get_party = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
+upsert_party = """
+INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET
+    role = EXCLUDED.role, status = EXCLUDED.status, email = EXCLUDED.email,
+    first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, deleted = EXCLUDED.deleted,
+    version = EXCLUDED.version, updated_at = now()
+WHERE parties.version < EXCLUDED.version"""
 
-@dataclass
-class Parties:
-    ttl: float = 1.0
-    _cache: dict[UUID, tuple[float, UserRecord | None]] = field(default_factory=dict)
 
-    async def get(self, ctx: Context[Any], user_id: UUID) -> UserRecord | None:
-        """The user with this id (deleted ones included), or None if there is none."""
-        now = time.monotonic()
-        hit = self._cache.get(user_id)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        user = await self._ask(ctx, user_id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()  # a crude bound; entries are only worth a second anyway
-        self._cache[user_id] = (now, user)
-        return user
+class Party(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    role: str
+    status: str
+    email: str
+    first_name: str
+    last_name: str
+    deleted: bool
 
-    async def _ask(self, ctx: Context[Any], user_id: UUID) -> UserRecord | None:
-        headers = {
-            "Authorization": f"Bearer {ctx.user.token}",
-            DEADLINE_HEADER: str(int((time.time() + _LOOKUP_TIMEOUT) * 1000)),
-        }
-        body = msgspec.json.encode({"user_id": user_id})
-        try:
-            reply = await ctx.nc.request("users.get", body, timeout=_LOOKUP_TIMEOUT, headers=headers)
-        except (NoRespondersError, NatsTimeout):
-            raise Unavailable("the users service is not answering") from None
-        status = (reply.headers or {}).get(ERROR_CODE_HEADER)
-        if status == "404":
-            return None
-        if status is not None:
-            raise Unavailable(f"the users service answered {status}")
-        return _decode_user(reply.data)
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
 
-    async def approved_agent(self, ctx: Context[Any]) -> UserRecord:
-        """The calling agent, if an admin has approved them and they are not deleted."""
-        agent = await self.get(ctx, ctx.user.id)
-        if agent is None or agent.deleted or agent.role != "agent":
-            raise Forbidden("the agent account is no longer active")
-        if agent.status == "pending":
-            raise Forbidden("the agent is waiting for an admin's approval", code="agent_not_approved")
-        if agent.status != "active":
-            raise Forbidden("the agent has been rejected")
-        return agent
+
+async def remember(con: asyncpg.Connection | asyncpg.Pool, party: Party, version: int) -> None:
+    await con.execute(
+        upsert_party,
+        party.id,
+        party.role,
+        party.status,
+        party.email,
+        party.first_name,
+        party.last_name,
+        party.deleted,
+        version,
+    )
+
+
+async def find(ctx: Context[Any], user_id: UUID) -> Party | None:
+    """The user with this id (deleted ones included), or None if there is none."""
+    row = await ctx.pool.fetchrow(get_party, user_id)
+    if row is not None:
+        return Party(**dict(row))
+    record = await _ask_users(ctx, user_id)
+    if record is None:
+        return None
+    party = Party(
+        id=record.id,
+        role=record.role,
+        status=record.status,
+        email=record.email,
+        first_name=record.first_name,
+        last_name=record.last_name,
+        deleted=record.deleted,
+    )
+    await remember(ctx.pool, party, record.version)
+    return party
+
+
+async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
+    headers = {
+        "Authorization": f"Bearer {ctx.user.token}",
+        DEADLINE_HEADER: str(int((time.time() + _LOOKUP_TIMEOUT) * 1000)),
+    }
+    body = msgspec.json.encode({"user_id": user_id})
+    try:
+        reply = await ctx.nc.request("users.get", body, timeout=_LOOKUP_TIMEOUT, headers=headers)
+    except (NoRespondersError, NatsTimeout):
+        raise Unavailable("the users service is not answering") from None
+    status = (reply.headers or {}).get(ERROR_CODE_HEADER)
+    if status == "404":
+        return None
+    if status is not None:
+        raise Unavailable(f"the users service answered {status}")
+    return _decode_user(reply.data)
+
+
+async def approved_agent(ctx: Context[Any]) -> Party:
+    """The calling agent, if an admin has approved them and they are not deleted."""
+    agent = await find(ctx, ctx.user.id)
+    if agent is None or agent.deleted or agent.role != "agent":
+        raise Forbidden("the agent account is no longer active")
+    if agent.status == "pending":
+        raise Forbidden("the agent is waiting for an admin's approval", code="agent_not_approved")
+    if agent.status != "active":
+        raise Forbidden("the agent has been rejected")
+    return agent

@@ -7,7 +7,6 @@ from nats.errors import Error as NatsError
 
 from actors.config import Settings
 from actors.loans.handlers import LoansState, actor
-from actors.loans.parties import Parties
 from actors.runtime import Actor
 from actors.tokens import TokenVerifier
 
@@ -22,4 +21,4 @@ async def build(settings: Settings, nc: Client) -> tuple[Actor[LoansState], Loan
         verifier.load(await users_jwks())
     except (TimeoutError, NatsError):
         pass  # users not up yet: the verifier fetches the keys on the first token it sees
-    return actor, LoansState(parties=Parties()), verifier
+    return actor, LoansState(), verifier

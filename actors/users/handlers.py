@@ -8,7 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from actors.config import Settings
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from actors.events import Envelope, data_as, emit
+from actors.loans.messages import LoanChanged
 from actors.messages import Empty
 from actors.runtime import ROLES_ANY_USER, Actor, Context
 from actors.users import messages as m
@@ -58,16 +61,37 @@ def clean_names(first: str, last: str) -> tuple[str, str]:
     return first, last
 
 
+async def emit_user_event(
+    con: asyncpg.Connection, settings: Settings, event_type: str, row: asyncpg.Record
+) -> None:
+    """Publish (through the outbox, in the caller's transaction) the user as this change left them."""
+    data = m.UserChanged(
+        **{f: row[f] for f in m.User.__struct_fields__ if f != "created_at"},
+        deleted=event_type == "users.agent.deleted",
+    )
+    await emit(con, "users", settings, event_type, row["id"], row["version"], data)
+
+
+async def insert_user(
+    pool: asyncpg.Pool, settings: Settings, req: m.Signup | m.CreateAdmin, hashed: str, role: str, status: str
+) -> m.User:
+    """Insert a user and its `users.user.registered` event; a taken email is 409."""
+    first, last = clean_names(req.first_name, req.last_name)
+    async with pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(
+            q.insert_user, uuid.uuid4(), req.email.strip(), hashed, first, last, role, status
+        )
+        if row is None:
+            raise Conflict("a user with this email already exists", code="email_taken")
+        await emit_user_event(con, settings, "users.user.registered", row)
+    return to_user(row)
+
+
 async def _create_user(ctx: Ctx, req: m.Signup | m.CreateAdmin, role: str, status: str) -> m.User:
     raw = check_length(req.password)
-    first, last = clean_names(req.first_name, req.last_name)
+    clean_names(req.first_name, req.last_name)  # refuse blank names before spending a bcrypt hash
     hashed = await ctx.state.passwords.hash(raw)
-    row = await ctx.pool.fetchrow(
-        q.insert_user, uuid.uuid4(), req.email.strip(), hashed, first, last, role, status
-    )
-    if row is None:
-        raise Conflict("a user with this email already exists", code="email_taken")
-    return to_user(row)
+    return await insert_user(ctx.pool, ctx.settings, req, hashed, role, status)
 
 
 async def signed_in_user(ctx: Ctx) -> m.User:
@@ -118,7 +142,9 @@ async def login(req: m.Login, ctx: Ctx) -> m.LoginReply:
 async def profile(req: Empty, ctx: Ctx) -> m.Profile:
     """The caller's own user, with the newest activity on their loans."""
     user = await signed_in_user(ctx)
-    return m.Profile(**{f: getattr(user, f) for f in m.User.__struct_fields__}, activity=[])
+    rows = await ctx.pool.fetch(q.activity, user.id)
+    activity = [m.Activity(**dict(row)) for row in rows]
+    return m.Profile(**{f: getattr(user, f) for f in m.User.__struct_fields__}, activity=activity)
 
 
 @actor.handle("users.create_admin", m.CreateAdmin, roles={"admin"})
@@ -170,9 +196,12 @@ async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
     """Approve (active) or reject an agent; the decision may be changed later."""
     await signed_in_user(ctx)
     status = "active" if req.is_approved else "rejected"
-    row = await ctx.pool.fetchrow(q.set_agent_status, req.user_id, status)
-    if row is not None:
-        return to_user(row)
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(q.set_agent_status, req.user_id, status)
+        if row is not None:
+            event = "users.agent.approved" if req.is_approved else "users.agent.rejected"
+            await emit_user_event(con, ctx.settings, event, row)
+            return to_user(row)
     return await _agent_or_error(ctx, req.user_id)  # unchanged, or why not
 
 
@@ -180,9 +209,11 @@ async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
 async def delete_agent(req: m.DeleteAgent, ctx: Ctx) -> m.User:
     """Soft-delete an agent: the record stays, the agent can no longer log in or act."""
     await signed_in_user(ctx)
-    row = await ctx.pool.fetchrow(q.delete_agent, req.user_id)
-    if row is not None:
-        return to_user(row)
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await con.fetchrow(q.delete_agent, req.user_id)
+        if row is not None:
+            await emit_user_event(con, ctx.settings, "users.agent.deleted", row)
+            return to_user(row)
     await _agent_or_error(ctx, req.user_id)
     raise NotFound("no such user")  # unreachable in practice: a live agent would have been deleted
 
@@ -196,10 +227,38 @@ async def get_user(req: m.GetUser, ctx: Ctx) -> m.UserRecord:
     if row is None:
         raise NotFound("no such user")
     fields: dict[str, Any] = {f: row[f] for f in m.User.__struct_fields__}
-    return m.UserRecord(**fields, deleted=row["deleted"])
+    return m.UserRecord(**fields, deleted=row["deleted"], version=row["version"])
 
 
 @actor.handle("users.jwks", Empty)
 async def jwks(req: Empty, ctx: Ctx) -> bytes:
     """The public keys that verify access tokens (JWKS)."""
     return ctx.state.signing_key.jwks
+
+
+for _event_type, _data_type in m.EVENTS.items():
+    actor.publishes_event(_event_type, _data_type)
+
+
+@actor.on_event("users-loan-activity", "loans.>")
+async def record_loan_activity(event: Envelope, con: asyncpg.Connection, state: UsersState) -> None:
+    """A loan event becomes activity on its customer's and agent's profiles; a decision notifies
+    the customer."""
+    loan = data_as(event, LoanChanged)
+    kind = event.type.removeprefix("loans.")
+    for user_id in {loan.customer_id, loan.agent_id}:
+        await con.execute(
+            q.insert_activity,
+            event.id,
+            user_id,
+            kind,
+            loan.loan_id,
+            loan.status,
+            event.version,
+            loan.by,
+            event.occurred_at,
+        )
+    if event.type in ("loans.loan.approved", "loans.loan.rejected"):
+        await con.execute(
+            q.insert_notification, uuid.uuid4(), loan.customer_id, loan.loan_id, kind.replace(".", "_")
+        )

@@ -118,3 +118,25 @@ class UserRecord(User):
     """`users.get`: a user as other actors need it, deleted ones included."""
 
     deleted: bool = False
+    version: int = 0
+
+
+class UserChanged(Message):
+    """The data of every `users.*` event: the user as they are after the change."""
+
+    id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    role: Role
+    status: Status
+    deleted: bool = False
+
+
+# Events the users actor publishes (subject `<prefix>.<type>`), each with its data Struct.
+EVENTS: dict[str, type[Message]] = {
+    "users.user.registered": UserChanged,
+    "users.agent.approved": UserChanged,
+    "users.agent.rejected": UserChanged,
+    "users.agent.deleted": UserChanged,
+}

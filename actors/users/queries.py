@@ -1,6 +1,6 @@
 """SQL of the users schema (search_path is `users`)."""
 
-USER_COLUMNS = "id, email, first_name, last_name, role, status, created_at"
+USER_COLUMNS = "id, email, first_name, last_name, role, status, created_at, version"
 
 insert_user = f"""
 INSERT INTO users (id, email, password_hash, first_name, last_name, role, status)
@@ -49,3 +49,17 @@ delete_agent = f"""
 UPDATE users SET deleted_at = now(), version = version + 1, updated_at = now()
 WHERE id = $1 AND role = 'agent' AND deleted_at IS NULL
 RETURNING {USER_COLUMNS}"""
+
+activity = """
+SELECT type, loan_id, status, version, by_user AS by, occurred_at FROM activity
+WHERE user_id = $1
+ORDER BY occurred_at DESC, event_id
+LIMIT 20"""
+
+insert_activity = """
+INSERT INTO activity (event_id, user_id, type, loan_id, status, version, by_user, occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING"""
+
+insert_notification = """
+INSERT INTO notifications (id, user_id, loan_id, kind) VALUES ($1, $2, $3, $4)"""

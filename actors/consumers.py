@@ -1,0 +1,173 @@
+"""Durable JetStream consumers that apply each event once, and dead-letter what keeps failing.
+
+Every worker of an actor pulls from the same durable consumer, so JetStream gives each event to
+one of them. The effect and the event id (in the actor's `inbox` table) commit in one
+transaction: a redelivery finds the id and changes nothing. A failure is retried with back-off;
+on the `max_deliver`-th failure the event goes to the dead-letter stream with the reason, and
+`loans events replay` can send it back once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from actors.config import Settings
+from actors.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
+
+log = logging.getLogger("actors.consumers")
+S = TypeVar("S")
+EventHandler = Callable[[Envelope, asyncpg.Connection, S], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EventSubscription(Generic[S]):
+    """A durable consumer: the events it wants (a pattern such as "users.>") and what it does."""
+
+    durable: str
+    pattern: str
+    handler: EventHandler[S]
+
+
+def _backoff(delivered: int) -> float:
+    return float(min(0.2 * 2 ** (delivered - 1), 10.0))
+
+
+class Consumer(Generic[S]):
+    def __init__(
+        self,
+        sub: EventSubscription[S],
+        schema: str,
+        settings: Settings,
+        js: JetStreamContext,
+        pool: asyncpg.Pool,
+        state: S,
+    ) -> None:
+        self.sub, self.schema, self.settings, self.js, self.pool, self.state = (
+            sub,
+            schema,
+            settings,
+            js,
+            pool,
+            state,
+        )
+        self.applied = 0
+        self._task: asyncio.Task[None] | None = None
+        self._pull: JetStreamContext.PullSubscription | None = None
+
+    @property
+    def filter(self) -> str:
+        return f"{self.settings.events_prefix}.{self.sub.pattern}"
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.sub.durable,
+            # one filter subject: several (filter_subjects) need nats-server 2.10, and 2.9 is in use
+            filter_subject=self.filter,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.settings.event_ack_wait,
+            max_deliver=self.settings.event_max_deliver,
+            max_ack_pending=1000,
+        )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.sub.durable}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._pull is not None:
+            # Else the connection's drain would wait for the cancelled fetch's queue to empty.
+            await self._pull.unsubscribe()
+            self._pull = None
+
+    async def _run(self) -> None:
+        pause = 0.2
+        while True:
+            try:
+                # nats-py copies the subject into the consumer's filter_subject
+                pull = self._pull = await self.js.pull_subscribe(
+                    self.filter,
+                    durable=self.sub.durable,
+                    stream=self.settings.events_stream,
+                    config=self.config(),
+                )
+                while True:
+                    try:
+                        messages = await pull.fetch(batch=50, timeout=1.0)
+                    except NatsTimeout:
+                        continue
+                    for msg in messages:
+                        await self.handle(msg)
+                    pause = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s: %r; retrying in %.1f s", self.sub.durable, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def handle(self, msg: Msg) -> None:
+        """Apply one delivery: ack on success (or if already applied), retry or dead-letter on failure."""
+        try:
+            envelope = decode_envelope(msg.data)
+        except Exception as exc:  # nothing to retry: it will never decode
+            await self.dead_letter(msg, f"undecodable event: {exc}")
+            return
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                fresh = await con.fetchval(
+                    f"""INSERT INTO {self.schema}.inbox (event_id, consumer) VALUES ($1, $2)
+                        ON CONFLICT (event_id) DO NOTHING RETURNING true""",
+                    envelope.id,
+                    self.sub.durable,
+                )
+                if fresh:
+                    await self.sub.handler(envelope, con, self.state)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered
+            if delivered >= self.settings.event_max_deliver:
+                await self.dead_letter(msg, f"failed {delivered} times; last: {type(exc).__name__}: {exc}")
+            else:
+                log.warning(
+                    "consumer %s: event %s failed (try %d): %r", self.sub.durable, envelope.id, delivered, exc
+                )
+                await msg.nak(delay=_backoff(delivered))
+            return
+        if fresh:
+            self.applied += 1
+        await msg.ack()
+
+    async def dead_letter(self, msg: Msg, reason: str) -> None:
+        log.error("consumer %s: dead-lettering %s: %s", self.sub.durable, msg.subject, reason)
+        headers = {
+            **(msg.headers or {}),
+            REASON_HEADER: reason.replace("\r", " ").replace("\n", " ")[:1000],
+            CONSUMER_HEADER: self.sub.durable,
+            SUBJECT_HEADER: msg.subject,
+        }
+        headers.pop("Nats-Msg-Id", None)
+        await self.js.publish(f"dlq.{msg.subject}", msg.data, headers=headers)
+        await msg.term()
+
+
+def consumers_for(
+    subscriptions: list[EventSubscription[Any]],
+    schema: str,
+    settings: Settings,
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    state: Any,
+) -> list[Consumer[Any]]:
+    return [Consumer(s, schema, settings, js, pool, state) for s in subscriptions]

@@ -1,0 +1,102 @@
+"""Durable domain events: the envelope, the streams, and writing an event into the outbox.
+
+A write and its event commit in one transaction (the `outbox` table of the actor's schema); the
+relay (actors/outbox.py) publishes it to JetStream with `Nats-Msg-Id` = event id, so a publish
+repeated after a crash is dropped by the stream's duplicate window. Consumers
+(actors/consumers.py) apply each event once, recording its id in their `inbox` table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from actors.config import Settings
+
+DUPLICATE_WINDOW = 120.0  # seconds within which a re-published event id is dropped
+REASON_HEADER = "Loans-Dead-Letter-Reason"
+CONSUMER_HEADER = "Loans-Dead-Letter-Consumer"
+SUBJECT_HEADER = "Loans-Dead-Letter-Subject"
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """Every event: what happened (`type`), to which aggregate, at which version of it."""
+
+    id: uuid.UUID
+    type: str  # e.g. "users.agent.approved"; the subject is "<prefix>.<type>"
+    occurred_at: datetime
+    aggregate_id: uuid.UUID
+    version: int
+    data: msgspec.Raw
+
+
+_encoder = msgspec.json.Encoder()
+decode_envelope = msgspec.json.Decoder(Envelope).decode
+
+
+def subject_for(settings: Settings, event_type: str) -> str:
+    return f"{settings.events_prefix}.{event_type}"
+
+
+async def emit(
+    con: asyncpg.Connection,
+    schema: str,
+    settings: Settings,
+    event_type: str,
+    aggregate_id: uuid.UUID,
+    version: int,
+    data: msgspec.Struct,
+    headers: dict[str, str] | None = None,
+) -> uuid.UUID:
+    """Add an event to the outbox, inside the caller's transaction; the relay is woken at commit."""
+    event_id = uuid.uuid4()
+    envelope = Envelope(
+        id=event_id,
+        type=event_type,
+        occurred_at=datetime.now(UTC),
+        aggregate_id=aggregate_id,
+        version=version,
+        data=msgspec.Raw(_encoder.encode(data)),
+    )
+    await con.execute(
+        f"INSERT INTO {schema}.outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4::jsonb)",
+        event_id,
+        subject_for(settings, event_type),
+        _encoder.encode(envelope),
+        _encoder.encode(headers or {}).decode(),
+    )
+    await con.execute(f"NOTIFY {schema}_outbox")
+    return event_id
+
+
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Create or update the events stream and its dead-letter stream; safe when workers race."""
+    for config in (
+        StreamConfig(
+            name=settings.events_stream,
+            subjects=[f"{settings.events_prefix}.>"],
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW,
+        ),
+        StreamConfig(
+            name=settings.dlq_stream,
+            subjects=[f"dlq.{settings.events_prefix}.>"],
+            storage=StorageType.FILE,
+        ),
+    ):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # exists with another config (an older version of ours): bring it up to date
+            await js.update_stream(config)
+
+
+def data_as(envelope: Envelope, data_type: type[Any]) -> Any:
+    return msgspec.json.decode(envelope.data, type=data_type)

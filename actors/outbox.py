@@ -1,0 +1,97 @@
+"""The outbox relay: publishes committed events to JetStream, in order, each exactly once.
+
+Every worker runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share
+the work without sending a row twice; a row is marked published in the same transaction that
+claimed it, after JetStream acknowledged it. If NATS is down the transaction rolls back and the
+rows wait. `Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the
+mark not committed) a duplicate the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll
+is the safety net for a missed notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+import msgspec
+from nats.js import JetStreamContext
+
+from actors.config import Settings
+from actors.db import role_dsn
+
+log = logging.getLogger("actors.outbox")
+BATCH = 200
+_decode_headers = msgspec.json.Decoder(dict[str, str]).decode
+
+
+class OutboxRelay:
+    def __init__(self, settings: Settings, actor: str, pool: asyncpg.Pool, js: JetStreamContext) -> None:
+        self.settings = settings
+        self.schema = actor
+        self.pool = pool
+        self.js = js
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.schema}-outbox-relay")
+
+    async def stop(self) -> None:
+        """Publish what is pending (best effort), then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self.flush(), timeout=5)
+        except Exception:  # NATS or Postgres gone: the rows stay and the next relay sends them
+            log.warning("outbox of %s not flushed at stop", self.schema, exc_info=True)
+        if self._listener is not None:
+            await self._listener.close()
+
+    async def _listen(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            self._listener = await asyncpg.connect(role_dsn(self.settings, self.schema))
+            await self._listener.add_listener(f"{self.schema}_outbox", lambda *_: self._wake.set())
+
+    async def _run(self) -> None:
+        pause = 0.1
+        while True:
+            try:
+                await self._listen()
+                await self.flush()
+                pause = 0.1
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.outbox_poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay of %s: %r; retrying in %.1f s", self.schema, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def flush(self) -> int:
+        """Publish every pending row; returns how many this call published."""
+        total = 0
+        while True:
+            async with self.pool.acquire() as con, con.transaction():
+                rows = await con.fetch(
+                    f"""SELECT seq, id, subject, payload, headers::text AS headers FROM {self.schema}.outbox
+                        WHERE published_at IS NULL ORDER BY seq LIMIT {BATCH} FOR UPDATE SKIP LOCKED"""
+                )
+                if not rows:
+                    return total
+                for row in rows:
+                    headers = {**_decode_headers(row["headers"]), "Nats-Msg-Id": str(row["id"])}
+                    await self.js.publish(row["subject"], row["payload"], headers=headers)
+                await con.execute(
+                    f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                    [row["seq"] for row in rows],
+                )
+            total += len(rows)
+            self.published += len(rows)
