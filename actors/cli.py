@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--last-name", default="User")
     create.add_argument("--password-stdin", action="store_true", required=True, help="read the password")
 
+    events = sub.add_parser("events", help="watch and mend the event flow")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    tail = events_sub.add_parser("tail", help="print events as they flow")
+    tail.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    events_sub.add_parser("dlq", help="list dead-lettered events with their reasons")
+    replay = events_sub.add_parser("replay", help="send a dead-lettered event back (by event id or seq)")
+    replay.add_argument("id")
+
     request = sub.add_parser("request", help="send one request on NATS and print the reply")
     request.add_argument("subject")
     request.add_argument("body", nargs="?", default="{}")
@@ -86,6 +94,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "admin":
         return asyncio.run(_create_admin(settings, args))
+    if args.command == "events":
+        from actors.events_tool import run
+
+        return asyncio.run(
+            run(settings, args.events_command, getattr(args, "id", None), getattr(args, "seconds", None))
+        )
     if args.command == "request":
         from actors.request_tool import send
 

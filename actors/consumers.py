@@ -17,7 +17,6 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -87,10 +86,16 @@ class Consumer(Generic[S]):
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._unsubscribe()
+
+    async def _unsubscribe(self) -> None:
+        # Else the connection's drain would wait for an abandoned fetch's queue to empty.
         if self._pull is not None:
-            # Else the connection's drain would wait for the cancelled fetch's queue to empty.
-            await self._pull.unsubscribe()
-            self._pull = None
+            pull, self._pull = self._pull, None
+            try:
+                await pull.unsubscribe()
+            except Exception:
+                log.debug("unsubscribe of %s failed", self.sub.durable, exc_info=True)
 
     async def _run(self) -> None:
         pause = 0.2
@@ -106,7 +111,7 @@ class Consumer(Generic[S]):
                 while True:
                     try:
                         messages = await pull.fetch(batch=50, timeout=1.0)
-                    except NatsTimeout:
+                    except TimeoutError:  # nothing new (nats-py raises the builtin one here)
                         continue
                     for msg in messages:
                         await self.handle(msg)
@@ -115,6 +120,7 @@ class Consumer(Generic[S]):
                 raise
             except Exception as exc:
                 log.warning("consumer %s: %r; retrying in %.1f s", self.sub.durable, exc, pause)
+                await self._unsubscribe()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 

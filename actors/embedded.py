@@ -239,7 +239,16 @@ class EmbeddedPostgres:
             else:  # stale, maybe with a pid reused since a reboot, which postgres would take as running
                 (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             if not (self.pgdata / "PG_VERSION").exists():
-                self._run("initdb", "--auth=trust", "--encoding=UTF8", "--no-locale", "-U", "postgres")
+                self._run(
+                    "initdb",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "-U",
+                    "postgres",
+                    # Unicode case mapping (lower() of "Å") without depending on the OS's locales
+                    "--locale-provider=builtin",
+                    "--builtin-locale=C.UTF-8",
+                )
             port = self.port or free_port()
             opts = ["-h", "127.0.0.1", "-p", str(port), "-k", str(self._socket_dir)]
             opts += [arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]

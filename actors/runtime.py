@@ -101,6 +101,9 @@ class Actor(Generic[S]):
         self.routes: dict[str, Route[S]] = {}
         self.subscriptions: list[EventSubscription[S]] = []
         self.publishes: dict[str, type[Any]] = {}  # event type → its data Struct
+        # Runs after the token is verified and before the role check: a token whose account is
+        # gone is 401 on every subject, not 403 on some.
+        self.account_check: Callable[[Caller, asyncpg.Pool], Awaitable[None]] | None = None
 
     def publishes_event(self, event_type: str, data_type: type[Any]) -> None:
         """Declare an event this actor emits (subjects.md is checked against these)."""
@@ -123,13 +126,8 @@ class Actor(Generic[S]):
         request_type: type[Any],
         *,
         roles: frozenset[str] | set[str] | None = None,
-        strict: bool = True,
     ) -> Callable[[Handler[S]], Handler[S]]:
-        """Register a handler; `roles=None` means anyone may call, else a token with one of them.
-
-        `strict=False` lets strings stand for numbers and booleans: for query parameters, which
-        the edge forwards as the strings it received.
-        """
+        """Register a handler; `roles=None` means anyone may call, else a token with one of them."""
         if not subject.startswith(f"{self.name}."):
             raise ValueError(f"{subject!r} is outside the {self.name}.* subjects")
         if subject in self.routes:
@@ -142,7 +140,7 @@ class Actor(Generic[S]):
                 reply_type=typing.get_type_hints(fn).get("return"),
                 handler=fn,
                 roles=frozenset(roles) if roles is not None else None,
-                decoder=msgspec.json.Decoder(request_type, strict=strict),
+                decoder=msgspec.json.Decoder(request_type),
                 summary=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
             )
             return fn
@@ -245,6 +243,8 @@ class ServingActor(Generic[S]):
         caller = None
         if route.roles is not None:
             caller = await self.verifier.verify_header(headers.get("Authorization"))
+            if self.actor.account_check is not None:
+                await self.actor.account_check(caller, self.pool)
             if caller.role not in route.roles:
                 raise Forbidden("your role may not do this")
         request = decode_request(route, msg.data)
@@ -285,7 +285,7 @@ def decode_request(route: Route[Any], data: bytes) -> Any:
         reason, field_name = _explain(str(exc))
         message = f"{field_name}: {reason}" if field_name else reason
         raise BadRequest(message, details={"field": field_name} if field_name else None) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise BadRequest("the body is not valid JSON") from None
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
+import msgspec.inspect
 
 from actors.errors import BadRequest, NotFound
 
@@ -42,6 +43,7 @@ class Endpoint:
 
     path_params: tuple[str, ...] = field(init=False)
     query_params: tuple[str, ...] = field(init=False)
+    int_params: frozenset[str] = field(init=False)
     has_body: bool = field(init=False)
     listing: bool = field(init=False)
     _head: bytes = field(init=False, repr=False)
@@ -52,6 +54,7 @@ class Endpoint:
         fields = self.request.__struct_fields__ if self.request is not None else ()
         # Only the query parameters the actor's request knows are forwarded; others are ignored.
         self.query_params = () if self.has_body else tuple(f for f in fields if f not in self.path_params)
+        self.int_params = _int_fields(self.request) if self.request is not None else frozenset()
         # A paged reply ({"data": [...], "count", "page", "page_size"}) is spliced into the list envelope.
         reply_fields = set(getattr(self.reply, "__struct_fields__", ()))
         self.listing = PAGE_FIELDS <= reply_fields
@@ -62,7 +65,14 @@ class Endpoint:
         ids = {name: path_uuid(name, path[name]) for name in self.path_params}
         if self.has_body:
             return merge_fields(body, ids) if ids else body
-        forwarded = {name: query[name] for name in self.query_params if name in query}
+        forwarded: dict[str, str | int] = {}
+        for name in self.query_params:
+            if name in query:
+                value = query[name]
+                # "2" is the integer 2; "1.0", "2e1" or "x" stay strings, and the actor's strict
+                # decoder refuses them (api.md: a non-integer page is 400, never converted).
+                is_int = name in self.int_params and _INTEGER.fullmatch(value) and len(value) < 19
+                forwarded[name] = int(value) if is_int else value
         return _encoder.encode({**forwarded, **ids})
 
     def envelope(self, reply: bytes) -> bytes:
@@ -72,6 +82,22 @@ class Endpoint:
         if self.listing and len(reply) > 2 and reply[:1] == b"{":
             return self._head + b"," + reply[1:]
         return self._head + b',"data":' + reply + b"}"
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _int_fields(struct: type[msgspec.Struct]) -> frozenset[str]:
+    """The fields of `struct` that are integers (possibly optional)."""
+    info = msgspec.inspect.type_info(struct)
+    assert isinstance(info, msgspec.inspect.StructType)
+
+    def is_int(t: msgspec.inspect.Type) -> bool:
+        if isinstance(t, msgspec.inspect.UnionType):
+            return any(is_int(x) for x in t.types)
+        return isinstance(t, msgspec.inspect.IntType)
+
+    return frozenset(f.name for f in info.fields if is_int(f.type))
 
 
 def path_uuid(name: str, value: str) -> str:
@@ -88,7 +114,7 @@ def merge_fields(body: bytes, fields: Mapping[str, str]) -> bytes:
         obj = _object_decoder.decode(body)
     except msgspec.ValidationError:
         raise BadRequest("the body must be a JSON object") from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         message = "a JSON object body is required" if not body.strip() else "the body is not valid JSON"
         raise BadRequest(message) from None
     obj.update(fields)

@@ -16,6 +16,7 @@ from actors.events import Envelope, data_as
 from actors.loans import messages as m
 from actors.loans import money, parties
 from actors.loans import queries as q
+from actors.paging import fetch_page
 from actors.runtime import Actor, Context
 from actors.users.messages import UserChanged
 
@@ -85,10 +86,9 @@ async def _readable_loan(ctx: Ctx, loan_id: uuid.UUID) -> m.Loan:
     return to_loan(row)
 
 
-def _page(rows: list[asyncpg.Record], page: int, page_size: int) -> m.LoanPage:
-    return m.LoanPage(
-        data=[to_loan(r) for r in rows], count=rows[0]["total"] if rows else 0, page=page, page_size=page_size
-    )
+async def _loan_page(ctx: Ctx, query: str, *args: Any, page: int, page_size: int) -> m.LoanPage:
+    rows, total = await fetch_page(ctx.pool, query, *args, page=page, page_size=page_size)
+    return m.LoanPage(data=[to_loan(r) for r in rows], count=total, page=page, page_size=page_size)
 
 
 @actor.handle("loans.create", m.CreateLoan, roles={"agent"})
@@ -168,24 +168,22 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
     return loan
 
 
-@actor.handle("loans.list", m.ListLoans, roles=STAFF, strict=False)
+@actor.handle("loans.list", m.ListLoans, roles=STAFF)
 async def list_loans(req: m.ListLoans, ctx: Ctx) -> m.LoanPage:
     """Every loan, newest change first, narrowed by status, customer or agent."""
     if ctx.user.role == "agent":
         await parties.approved_agent(ctx)
     given = tuple(name for name in q.FILTERS if getattr(req, name) is not None)
     args = [getattr(req, name) for name in given]
-    rows = await ctx.pool.fetch(q.list_loans(given), *args, req.page_size, (req.page - 1) * req.page_size)
-    return _page(rows, req.page, req.page_size)
+    return await _loan_page(ctx, q.list_loans(given), *args, page=req.page, page_size=req.page_size)
 
 
-@actor.handle("loans.list_mine", m.ListMyLoans, roles={"customer"}, strict=False)
+@actor.handle("loans.list_mine", m.ListMyLoans, roles={"customer"})
 async def list_my_loans(req: m.ListMyLoans, ctx: Ctx) -> m.LoanPage:
     """The calling customer's own loans, newest first."""
-    rows = await ctx.pool.fetch(
-        q.list_customer_loans, ctx.user.id, req.status, req.page_size, (req.page - 1) * req.page_size
+    return await _loan_page(
+        ctx, q.list_customer_loans, ctx.user.id, req.status, page=req.page, page_size=req.page_size
     )
-    return _page(rows, req.page, req.page_size)
 
 
 @actor.handle("loans.get", m.LoanId, roles=ANYONE_SIGNED_IN)
@@ -194,11 +192,11 @@ async def get_loan(req: m.LoanId, ctx: Ctx) -> m.Loan:
     return await _readable_loan(ctx, req.loan_id)
 
 
-@actor.handle("loans.history", m.LoanHistory, roles=STAFF, strict=False)
+@actor.handle("loans.history", m.LoanHistory, roles=STAFF)
 async def loan_history(req: m.LoanHistory, ctx: Ctx) -> m.HistoryPage:
     """Every change of a loan, oldest first: who, when, what changed, the version it made."""
     await _readable_loan(ctx, req.loan_id)
-    rows = await ctx.pool.fetch(q.history, req.loan_id, req.page_size, (req.page - 1) * req.page_size)
+    rows, total = await fetch_page(ctx.pool, q.history, req.loan_id, page=req.page, page_size=req.page_size)
     return m.HistoryPage(
         data=[
             m.HistoryRow(
@@ -210,7 +208,7 @@ async def loan_history(req: m.LoanHistory, ctx: Ctx) -> m.HistoryPage:
             )
             for r in rows
         ],
-        count=rows[0]["total"] if rows else 0,
+        count=total,
         page=req.page,
         page_size=req.page_size,
     )

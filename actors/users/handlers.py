@@ -13,7 +13,9 @@ from actors.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthentic
 from actors.events import Envelope, data_as, emit
 from actors.loans.messages import LoanChanged
 from actors.messages import Empty
+from actors.paging import fetch_page
 from actors.runtime import ROLES_ANY_USER, Actor, Context
+from actors.tokens import Caller
 from actors.users import messages as m
 from actors.users import queries as q
 from actors.users.passwords import Passwords, check_length
@@ -29,6 +31,15 @@ class UsersState:
 
 actor: Actor[UsersState] = Actor("users", description="Users, roles, agent approval and login tokens")
 Ctx = Context[UsersState]
+
+
+async def account_exists(caller: Caller, pool: asyncpg.Pool) -> None:
+    """A token outlives a deleted account: from deletion on it is 401 on every users subject."""
+    if not await pool.fetchval(q.account_exists, caller.id):
+        raise Unauthenticated("the account no longer exists")
+
+
+actor.account_check = account_exists
 BAD_CREDENTIALS = "invalid email or password"
 
 
@@ -44,13 +55,9 @@ def to_user(row: asyncpg.Record) -> m.User:
     )
 
 
-def to_page(rows: list[asyncpg.Record], page: int, page_size: int) -> m.UserPage:
-    return m.UserPage(
-        data=[to_user(r) for r in rows],
-        count=rows[0]["total"] if rows else 0,
-        page=page,
-        page_size=page_size,
-    )
+async def user_page(ctx: Ctx, query: str, *args: Any, page: int, page_size: int) -> m.UserPage:
+    rows, total = await fetch_page(ctx.pool, query, *args, page=page, page_size=page_size)
+    return m.UserPage(data=[to_user(r) for r in rows], count=total, page=page, page_size=page_size)
 
 
 def clean_names(first: str, last: str) -> tuple[str, str]:
@@ -107,10 +114,6 @@ async def signed_in_user(ctx: Ctx) -> m.User:
     return user
 
 
-def _page_args(page: int, page_size: int) -> tuple[int, int]:
-    return page_size, (page - 1) * page_size
-
-
 @actor.handle("users.signup", m.Signup)
 async def signup(req: m.Signup, ctx: Ctx) -> m.SignupReply:
     """Sign up a customer (active, with a token) or an agent (pending, no token until approved)."""
@@ -154,7 +157,7 @@ async def create_admin(req: m.CreateAdmin, ctx: Ctx) -> m.User:
     return await _create_user(ctx, req, "admin", "active")
 
 
-@actor.handle("users.list_customers", m.ListCustomers, roles={"admin", "agent"}, strict=False)
+@actor.handle("users.list_customers", m.ListCustomers, roles={"admin", "agent"})
 async def list_customers(req: m.ListCustomers, ctx: Ctx) -> m.UserPage:
     """Active customers, newest first, optionally matching `q` in email or name."""
     await signed_in_user(ctx)
@@ -162,24 +165,21 @@ async def list_customers(req: m.ListCustomers, ctx: Ctx) -> m.UserPage:
     if req.q and req.q.strip():
         escaped = req.q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-    rows = await ctx.pool.fetch(q.list_customers, pattern, *_page_args(req.page, req.page_size))
-    return to_page(rows, req.page, req.page_size)
+    return await user_page(ctx, q.list_customers, pattern, page=req.page, page_size=req.page_size)
 
 
-@actor.handle("users.list_users", m.ListUsers, roles={"admin"}, strict=False)
+@actor.handle("users.list_users", m.ListUsers, roles={"admin"})
 async def list_users(req: m.ListUsers, ctx: Ctx) -> m.UserPage:
     """Customers and agents, newest first, by role and status."""
     await signed_in_user(ctx)
-    rows = await ctx.pool.fetch(q.list_users, req.role, req.status, *_page_args(req.page, req.page_size))
-    return to_page(rows, req.page, req.page_size)
+    return await user_page(ctx, q.list_users, req.role, req.status, page=req.page, page_size=req.page_size)
 
 
-@actor.handle("users.list_approvals", m.ListApprovals, roles={"admin"}, strict=False)
+@actor.handle("users.list_approvals", m.ListApprovals, roles={"admin"})
 async def list_approvals(req: m.ListApprovals, ctx: Ctx) -> m.UserPage:
     """Agents waiting for a decision, oldest first."""
     await signed_in_user(ctx)
-    rows = await ctx.pool.fetch(q.list_pending_agents, *_page_args(req.page, req.page_size))
-    return to_page(rows, req.page, req.page_size)
+    return await user_page(ctx, q.list_pending_agents, page=req.page, page_size=req.page_size)
 
 
 async def _agent_or_error(ctx: Ctx, user_id: uuid.UUID) -> m.User:

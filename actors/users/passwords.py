@@ -34,8 +34,11 @@ class Passwords:
         return hashed.decode()
 
     async def check(self, raw: bytes, hashed: str | None) -> bool:
-        if len(raw) > MAX_BYTES:
-            raw = raw[:MAX_BYTES]  # cannot match a stored hash of a valid password; keep the timing
+        too_long = len(raw) > MAX_BYTES
+        if too_long:
+            # bcrypt would compare only the first 72 bytes, so "the password + anything" would match:
+            # refuse, but after the same work as a real check, so the answer's timing tells nothing.
+            raw, hashed = raw[:MAX_BYTES], None
         target = hashed.encode() if hashed is not None else self._dummy
         loop = asyncio.get_running_loop()
         ok = await loop.run_in_executor(self._pool, bcrypt.checkpw, raw, target)

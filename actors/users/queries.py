@@ -14,6 +14,8 @@ WHERE lower(email) = lower($1) AND deleted_at IS NULL"""
 
 live_user = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
 
+account_exists = "SELECT true FROM users WHERE id = $1 AND deleted_at IS NULL"
+
 any_user = f"SELECT {USER_COLUMNS}, deleted_at IS NOT NULL AS deleted FROM users WHERE id = $1"
 
 # One query per page with its total: count(*) OVER () rides along with each row.

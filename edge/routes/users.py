@@ -53,7 +53,7 @@ def login_key(client_host: str, body: bytes) -> tuple[str, str]:
     """(client address, lowercased email): what failed logins are counted by."""
     try:
         email = _email_decoder.decode(body).email
-    except msgspec.MsgspecError:  # the actor will answer 400; count it under no email
+    except (msgspec.MsgspecError, UnicodeDecodeError):  # the actor answers 400; count it under no email
         email = ""
     return client_host, email.strip().lower()
 

@@ -53,9 +53,14 @@ def test_list_routes_are_recognised_from_the_reply_type() -> None:
     assert LIST.listing and not DECIDE.listing and not SIGNUP.listing
 
 
-def test_query_parameters_the_request_knows_are_forwarded_as_strings() -> None:
+def test_query_parameters_the_request_knows_are_forwarded_integers_as_integers() -> None:
     payload = LIST.payload({}, {"page": "2", "role": "agent", "bogus": "1"}, b"")
-    assert json.loads(payload) == {"page": "2", "role": "agent"}
+    assert json.loads(payload) == {"page": 2, "role": "agent"}
+
+
+def test_a_query_value_that_is_not_an_integer_stays_a_string_for_the_actor_to_refuse() -> None:
+    for value in ("1.0", "2e1", "x", "", "99999999999999999999"):
+        assert json.loads(LIST.payload({}, {"page": value}, b"")) == {"page": value}
 
 
 def test_no_query_parameters_forward_an_empty_object() -> None:
