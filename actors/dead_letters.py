@@ -25,8 +25,10 @@ class DeadLetter:
 
 async def dead_letters(js: JetStreamContext, settings: Settings) -> list[DeadLetter]:
     info = await js.stream_info(settings.dlq_stream)
-    found = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+    found: list[DeadLetter] = []
+    if not info.state.messages:
+        return found
+    for seq in range(max(1, info.state.first_seq), info.state.last_seq + 1):
         try:
             raw = await js.get_msg(settings.dlq_stream, seq)
         except NotFoundError:  # deleted (already replayed)

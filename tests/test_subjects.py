@@ -65,3 +65,25 @@ def test_queue_group_is_the_actor_name() -> None:
     text = DOC.read_text()
     for actor in ACTORS:
         assert f"## `{actor.name}.*` — queue group `{actor.name}`" in text
+
+
+def test_every_published_event_is_documented_with_its_data_and_nothing_else_is() -> None:
+    published = {f"events.{t}": data for a in ACTORS for t, data in a.publishes.items()}
+    in_doc = {s: row for s, row in documented().items() if s.startswith("events.")}
+    assert set(published) == set(in_doc)
+    for subject, data in published.items():
+        assert _struct(in_doc[subject]["data"]) == (data.__name__, list(data.__struct_fields__))
+        assert in_doc[subject]["publisher"].startswith(subject.split(".")[1])
+
+
+def test_every_consumer_is_documented_on_the_events_it_takes() -> None:
+    in_doc = {s: row for s, row in documented().items() if s.startswith("events.")}
+    for actor in ACTORS:
+        for sub in actor.subscriptions:
+            prefix = "events." + sub.pattern.removesuffix(">")
+            taken = [s for s in in_doc if s.startswith(prefix)]
+            assert taken, f"{sub.durable} takes no documented event"
+            for subject in taken:
+                assert f"`{sub.durable}`" in in_doc[subject]["consumers"], (sub.durable, subject)
+    documented_durables = set(re.findall(r"`([a-z-]+)`", " ".join(r["consumers"] for r in in_doc.values())))
+    assert documented_durables == {sub.durable for a in ACTORS for sub in a.subscriptions}

@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound
-from actors.events import Envelope, data_as
+from actors.events import Envelope, data_as, emit
 from actors.loans import messages as m
 from actors.loans import money, parties
 from actors.loans import queries as q
@@ -65,6 +65,7 @@ def _changes(before: m.Loan | None, after: m.Loan) -> bytes:
 async def _record(
     con: asyncpg.Connection, ctx: Ctx, change: str, before: m.Loan | None, after: m.Loan
 ) -> None:
+    """The history row and the event of one change, in the caller's transaction."""
     await con.execute(
         q.insert_history,
         after.id,
@@ -74,6 +75,21 @@ async def _record(
         after.modified_at,
         _changes(before, after).decode(),
     )
+    data = m.LoanChanged(
+        loan_id=after.id,
+        customer_id=after.customer_id,
+        agent_id=after.agent_id,
+        status=after.status,
+        principal=after.principal,
+        interest=after.interest,
+        months=after.months,
+        emi=after.emi,
+        amount=after.amount,
+        start_date=after.start_date,
+        end_date=after.end_date,
+        by=ctx.user.id,
+    )
+    await emit(con, "loans", ctx.settings, f"loans.loan.{change}", after.id, after.version, data)
 
 
 async def _readable_loan(ctx: Ctx, loan_id: uuid.UUID) -> m.Loan:
