@@ -32,6 +32,7 @@ class OutboxRelay:
         self.pool = pool
         self.js = js
         self.published = 0
+        self.duplicates = 0  # publishes the stream had already (a repeat after a crash): should stay 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
@@ -88,7 +89,8 @@ class OutboxRelay:
                     return total
                 for row in rows:
                     headers = {**_decode_headers(row["headers"]), "Nats-Msg-Id": str(row["id"])}
-                    await self.js.publish(row["subject"], row["payload"], headers=headers)
+                    ack = await self.js.publish(row["subject"], row["payload"], headers=headers)
+                    self.duplicates += bool(ack.duplicate)
                 await con.execute(
                     f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
                     [row["seq"] for row in rows],
