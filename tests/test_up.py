@@ -1,0 +1,86 @@
+"""`loans up` as a newcomer runs it: everything embedded, stopped and started again, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from actors.embedded import free_port
+from tests.people import PASSWORD, new_email
+
+
+@contextmanager
+def loans_up(data_dir: Path, port: int) -> Iterator[str]:
+    """`loans up` with its own data dir; yields the HTTP URL once /ready says so."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
+    env.update(LOANS_DATA_DIR=str(data_dir), LOANS_BCRYPT_COST="4")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actors.cli", "up", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, "loans up exited while starting"
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "loans up was not ready in time"
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            assert process.wait(60) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_loans_up_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
+    """Signup through the first run; the second run (same data dir) still knows the user."""
+    email = new_email("persist")
+    port = free_port()
+    with loans_up(tmp_path, port) as url:
+        body = {
+            "email": email,
+            "password": PASSWORD,
+            "first_name": "Per",
+            "last_name": "Sist",
+            "role": "customer",
+        }
+        assert httpx.post(f"{url}/api/user/signup", json=body, timeout=10).status_code == 201
+        assert (tmp_path / "runtime.json").exists()
+    assert not (tmp_path / "runtime.json").exists()
+    with loans_up(tmp_path, port) as url:
+        login = httpx.post(f"{url}/api/user/login", json={"email": email, "password": PASSWORD}, timeout=10)
+        assert login.status_code == 200
+        token = login.json()["data"]["access_token"]
+        profile = httpx.get(
+            f"{url}/api/user/profile", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert profile.json()["data"]["email"] == email
+        # the internal-tool path, finding the running system through the data dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
+        env["LOANS_DATA_DIR"] = str(tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "actors.cli", "request", "users.profile", "{}", "--token", token],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0 and email in done.stdout
