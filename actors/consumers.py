@@ -21,11 +21,12 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from actors.config import Settings
+from actors.db import Conn
 from actors.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
 
 log = logging.getLogger("actors.consumers")
 S = TypeVar("S")
-EventHandler = Callable[[Envelope, asyncpg.Connection, S], Awaitable[None]]
+EventHandler = Callable[[Envelope, Conn, S], Awaitable[None]]
 
 
 @dataclass(frozen=True)

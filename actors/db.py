@@ -5,8 +5,12 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from actors.config import Settings
+
+# What handlers get from `pool.acquire()`: a proxy that behaves as a connection.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 def dsn_as(url: str, user: str, password: str | None) -> str:

@@ -12,13 +12,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import msgspec
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
 from actors.config import Settings
+from actors.db import Conn
 
 DUPLICATE_WINDOW = 120.0  # seconds within which a re-published event id is dropped
 REASON_HEADER = "Loans-Dead-Letter-Reason"
@@ -46,7 +46,7 @@ def subject_for(settings: Settings, event_type: str) -> str:
 
 
 async def emit(
-    con: asyncpg.Connection,
+    con: Conn,
     schema: str,
     settings: Settings,
     event_type: str,

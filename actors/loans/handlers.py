@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from actors.db import Conn
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound
 from actors.events import Envelope, data_as, emit
 from actors.loans import messages as m
@@ -35,7 +36,8 @@ _decode_fields = msgspec.json.Decoder(dict[str, m.FieldChange]).decode
 _TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
 
 
-def to_loan(row: asyncpg.Record) -> m.Loan:
+def to_loan(row: asyncpg.Record | None) -> m.Loan:
+    assert row is not None  # every caller's query returns the row it wrote
     return m.Loan(**{name: row[name] for name in m.Loan.__struct_fields__})
 
 
@@ -62,9 +64,7 @@ def _changes(before: m.Loan | None, after: m.Loan) -> bytes:
     return _encode(fields)
 
 
-async def _record(
-    con: asyncpg.Connection, ctx: Ctx, change: str, before: m.Loan | None, after: m.Loan
-) -> None:
+async def _record(con: Conn, ctx: Ctx, change: str, before: m.Loan | None, after: m.Loan) -> None:
     """The history row and the event of one change, in the caller's transaction."""
     await con.execute(
         q.insert_history,
@@ -256,7 +256,7 @@ for _event_type, _data_type in m.EVENTS.items():
 
 
 @actor.on_event("loans-parties", "users.>")
-async def track_party(event: Envelope, con: asyncpg.Connection, state: LoansState) -> None:
+async def track_party(event: Envelope, con: Conn, state: LoansState) -> None:
     """Every user event updates the read model of customers and agents (newer versions only)."""
     user = data_as(event, UserChanged)
     party = parties.Party(

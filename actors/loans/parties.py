@@ -17,6 +17,7 @@ import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
+from actors.db import Conn
 from actors.errors import Forbidden, Unavailable
 from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, Context
 from actors.users.messages import UserRecord
@@ -50,7 +51,7 @@ class Party(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.first_name} {self.last_name}"
 
 
-async def remember(con: asyncpg.Connection | asyncpg.Pool, party: Party, version: int) -> None:
+async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None:
     await con.execute(
         upsert_party,
         party.id,

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from actors.config import Settings
+from actors.db import Conn
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from actors.events import Envelope, data_as, emit
 from actors.loans.messages import LoanChanged
@@ -68,9 +69,7 @@ def clean_names(first: str, last: str) -> tuple[str, str]:
     return first, last
 
 
-async def emit_user_event(
-    con: asyncpg.Connection, settings: Settings, event_type: str, row: asyncpg.Record
-) -> None:
+async def emit_user_event(con: Conn, settings: Settings, event_type: str, row: asyncpg.Record) -> None:
     """Publish (through the outbox, in the caller's transaction) the user as this change left them."""
     data = m.UserChanged(
         **{f: row[f] for f in m.User.__struct_fields__ if f != "created_at"},
@@ -241,7 +240,7 @@ for _event_type, _data_type in m.EVENTS.items():
 
 
 @actor.on_event("users-loan-activity", "loans.>")
-async def record_loan_activity(event: Envelope, con: asyncpg.Connection, state: UsersState) -> None:
+async def record_loan_activity(event: Envelope, con: Conn, state: UsersState) -> None:
     """A loan event becomes activity on its customer's and agent's profiles; a decision notifies
     the customer."""
     loan = data_as(event, LoanChanged)
