@@ -19,6 +19,8 @@ class ConfigError(Exception):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str | None = None
+    nats_user: str | None = None  # each component its own user (deploy/nats-server.conf)
+    nats_password: str | None = None
     database_url: str | None = None
     users_database_url: str | None = None
     loans_database_url: str | None = None

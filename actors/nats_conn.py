@@ -19,4 +19,6 @@ async def connect(settings: Settings, name: str) -> Client:
         max_reconnect_attempts=-1,
         pending_size=8 * 1024 * 1024,
         allow_reconnect=True,
+        user=settings.nats_user,
+        password=settings.nats_password,
     )
