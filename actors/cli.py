@@ -12,6 +12,8 @@ import msgspec
 
 from actors.config import ConfigError, Settings
 from actors.runtime_file import settings_with_running_system
+from otel.logs import configure as configure_logging
+from otel.setup import setup as setup_tracing
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,12 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("body", nargs="?", default="{}")
     request.add_argument("--token", default=None, help="bearer token to send")
     request.add_argument("--timeout", type=float, default=5.0)
+
+    stats = sub.add_parser("stats", help="requests, errors and time per subject and replica ($SRV.STATS)")
+    stats.add_argument("--wait", type=float, default=0.5, help="seconds to collect the replicas' replies")
     return p
+
+
+def _service(args: argparse.Namespace) -> str | None:
+    """The service name of a long-running process (its logs are JSON lines); None for a tool."""
+    if args.command == "worker":
+        return str(args.actor)
+    return {"up": "up", "edge": "edge"}.get(args.command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = _service(args)
+    if service is not None:
+        configure_logging(service)
+    else:  # a tool run by a person: plain lines read better
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_with_running_system()
         if getattr(args, "concurrency", None):
@@ -79,12 +95,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         from actors.worker import run_worker
 
-        asyncio.run(run_worker(args.actor, settings))
+        telemetry = setup_tracing(args.actor)
+        try:
+            asyncio.run(run_worker(args.actor, settings))
+        finally:
+            telemetry.shutdown()  # exports the spans still buffered
         return 0
     if args.command == "edge":
         from edge.app import serve
 
-        serve(settings)
+        telemetry = setup_tracing("edge")
+        try:
+            serve(settings)
+        finally:
+            telemetry.shutdown()
         return 0
     if args.command == "migrate":
         from actors.migrate import migrate
@@ -104,6 +128,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from actors.request_tool import send
 
         return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
+    if args.command == "stats":
+        from actors.stats_tool import show
+
+        return asyncio.run(show(settings, args.wait))
     raise AssertionError(args.command)
 
 

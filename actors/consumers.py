@@ -19,10 +19,13 @@ import asyncpg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import Span
 
 from actors.config import Settings
 from actors.db import Conn
 from actors.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
+from otel import spans
+from otel.setup import enabled as tracing
 
 log = logging.getLogger("actors.consumers")
 S = TypeVar("S")
@@ -86,7 +89,8 @@ class Consumer(Generic[S]):
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # bounded: a stop must never hang a worker's shutdown
+            await asyncio.wait([self._task], timeout=5)
         await self._unsubscribe()
 
     async def _unsubscribe(self) -> None:
@@ -113,6 +117,10 @@ class Consumer(Generic[S]):
                     try:
                         messages = await pull.fetch(batch=50, timeout=1.0)
                     except TimeoutError:  # nothing new (nats-py raises the builtin one here)
+                        # ...or our own cancel, which nats-py's fetch can turn into a timeout
+                        task = asyncio.current_task()
+                        if task is not None and task.cancelling():
+                            raise asyncio.CancelledError from None
                         continue
                     for msg in messages:
                         await self.handle(msg)
@@ -132,6 +140,13 @@ class Consumer(Generic[S]):
         except Exception as exc:  # nothing to retry: it will never decode
             await self.dead_letter(msg, f"undecodable event: {exc}")
             return
+        if not tracing():
+            await self._apply(msg, envelope, None)
+            return
+        with spans.event_processed(msg.subject, self.sub.durable, str(envelope.id), msg.headers) as span:
+            await self._apply(msg, envelope, span)
+
+    async def _apply(self, msg: Msg, envelope: Envelope, span: Span | None) -> None:
         try:
             async with self.pool.acquire() as con, con.transaction():
                 fresh = await con.fetchval(
@@ -144,6 +159,8 @@ class Consumer(Generic[S]):
                     await self.sub.handler(envelope, con, self.state)
         except Exception as exc:
             delivered = msg.metadata.num_delivered
+            if span is not None:
+                spans.failed(span, 500, exc, f"try {delivered} failed")
             if delivered >= self.settings.event_max_deliver:
                 await self.dead_letter(msg, f"failed {delivered} times; last: {type(exc).__name__}: {exc}")
             else:
@@ -152,6 +169,8 @@ class Consumer(Generic[S]):
                 )
                 await msg.nak(delay=_backoff(delivered))
             return
+        if span is not None:
+            span.set_attribute("loans.event.applied", bool(fresh))  # false: a redelivery, skipped
         if fresh:
             self.applied += 1
         await msg.ack()

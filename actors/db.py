@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from opentelemetry import trace
 
 from actors.config import Settings
+from otel import spans
+from otel.setup import enabled as tracing
 
 # What handlers get from `pool.acquire()`: a proxy that behaves as a connection.
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -27,6 +32,35 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
     return None
 
 
+M = TypeVar("M", bound=Callable[..., Awaitable[Any]])
+
+
+def _traced(method: M) -> M:
+    async def call(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+        # Only inside traced work: the relay's polls and other background statements would
+        # otherwise each start a trace of their own.
+        if not tracing() or not trace.get_current_span().is_recording():
+            return await method(self, query, *args, **kwargs)
+        with spans.sql(query, getattr(getattr(self, "_params", None), "database", None)):
+            return await method(self, query, *args, **kwargs)
+
+    return cast(M, call)
+
+
+class TracedConnection(asyncpg.Connection):
+    """A connection that makes a span per statement when tracing is on (one flag test when off).
+
+    Transactions show up too: `con.transaction()` sends BEGIN and COMMIT through `execute`.
+    """
+
+    execute = _traced(asyncpg.Connection.execute)
+    executemany = _traced(asyncpg.Connection.executemany)
+    fetch = _traced(asyncpg.Connection.fetch)
+    fetchrow = _traced(asyncpg.Connection.fetchrow)
+    fetchval = _traced(asyncpg.Connection.fetchval)
+    fetchmany = _traced(asyncpg.Connection.fetchmany)
+
+
 async def create_pool(settings: Settings, actor: str) -> asyncpg.Pool:
     """A pool for `actor`, logged in as its role, with its schema first on the search path."""
     dsn = role_dsn(settings, actor)
@@ -35,6 +69,7 @@ async def create_pool(settings: Settings, actor: str) -> asyncpg.Pool:
         min_size=min(settings.db_pool_min, settings.db_pool_max),
         max_size=settings.db_pool_max,
         reset=_no_reset,
+        connection_class=TracedConnection,
         server_settings={"search_path": actor, "timezone": "UTC", "application_name": f"loans-{actor}"},
     )
     assert pool is not None

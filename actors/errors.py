@@ -49,3 +49,11 @@ class Unavailable(ActorError):
 
 class DeadlineExceeded(ActorError):
     status, code = 504, "timeout"
+
+
+class Replay(Exception):
+    """Not an error: the request was answered before (same Idempotency-Key); send that answer."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__("replayed")
+        self.reply = reply

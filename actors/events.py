@@ -19,6 +19,8 @@ from nats.js.errors import BadRequestError
 
 from actors.config import Settings
 from actors.db import Conn
+from otel import spans
+from otel.setup import enabled as tracing
 
 DUPLICATE_WINDOW = 120.0  # seconds within which a re-published event id is dropped
 REASON_HEADER = "Loans-Dead-Letter-Reason"
@@ -65,15 +67,28 @@ async def emit(
         version=version,
         data=msgspec.Raw(_encoder.encode(data)),
     )
+    subject = subject_for(settings, event_type)
+    if not tracing():
+        await _insert(con, schema, event_id, subject, envelope, headers or {})
+        return event_id
+    # The row keeps the context of this span: the relay publishes it, consumers link to it.
+    carried = dict(headers or {})
+    with spans.event_created(subject, str(event_id), carried):
+        await _insert(con, schema, event_id, subject, envelope, carried)
+    return event_id
+
+
+async def _insert(
+    con: Conn, schema: str, event_id: uuid.UUID, subject: str, envelope: Envelope, headers: dict[str, str]
+) -> None:
     await con.execute(
         f"INSERT INTO {schema}.outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4::jsonb)",
         event_id,
-        subject_for(settings, event_type),
+        subject,
         _encoder.encode(envelope),
-        _encoder.encode(headers or {}).decode(),
+        _encoder.encode(headers).decode(),
     )
     await con.execute(f"NOTIFY {schema}_outbox")
-    return event_id
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:

@@ -19,6 +19,8 @@ from nats.js import JetStreamContext
 
 from actors.config import Settings
 from actors.db import role_dsn
+from otel import spans
+from otel.setup import enabled as tracing
 
 log = logging.getLogger("actors.outbox")
 BATCH = 200
@@ -89,7 +91,13 @@ class OutboxRelay:
                     return total
                 for row in rows:
                     headers = {**_decode_headers(row["headers"]), "Nats-Msg-Id": str(row["id"])}
-                    ack = await self.js.publish(row["subject"], row["payload"], headers=headers)
+                    # Traced only when the row carries the context of the request that wrote it:
+                    # the publish then shows in that request's trace, a child of its create span.
+                    if tracing() and "traceparent" in headers:
+                        with spans.event_sent(row["subject"], str(row["id"]), headers):
+                            ack = await self.js.publish(row["subject"], row["payload"], headers=headers)
+                    else:
+                        ack = await self.js.publish(row["subject"], row["payload"], headers=headers)
                     self.duplicates += bool(ack.duplicate)
                 await con.execute(
                     f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",

@@ -24,6 +24,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from opentelemetry.trace import Span
 
 from actors.config import Settings
 from actors.consumers import EventHandler, EventSubscription
@@ -32,11 +33,14 @@ from actors.errors import (
     BadRequest,
     DeadlineExceeded,
     Forbidden,
+    Replay,
     Unauthenticated,
     Unavailable,
 )
 from actors.micro import EndpointCounters, MicroService
 from actors.tokens import Caller, TokenVerifier
+from otel import spans
+from otel.setup import enabled as tracing
 
 log = logging.getLogger("actors.runtime")
 
@@ -210,6 +214,13 @@ class ServingActor(Generic[S]):
         self._slots.release()
 
     async def _run(self, route: Route[S], counters: EndpointCounters, msg: Msg) -> None:
+        if not tracing():
+            await self._serve(route, counters, msg, None)
+            return
+        with spans.nats_server(route.subject, self.actor.name, msg.headers) as span:
+            await self._serve(route, counters, msg, span)
+
+    async def _serve(self, route: Route[S], counters: EndpointCounters, msg: Msg, span: Span | None) -> None:
         started = time.perf_counter_ns()
         headers = msg.headers or {}
         error: str | None = None
@@ -217,32 +228,48 @@ class ServingActor(Generic[S]):
             remaining = _time_left(headers)
             if remaining is not None and remaining <= 0:
                 error = "deadline passed before the request started"
+                if span is not None:
+                    spans.failed(span, 504, None, error)
                 return  # the caller has given up already: nobody is listening for the answer
             async with asyncio.timeout(remaining):
-                reply = await self._answer(route, msg, headers)
+                reply = await self._answer(route, msg, headers, span)
             await reply_to(self.nc, msg, reply)
+        except Replay as replay:  # answered before under this Idempotency-Key: the same answer again
+            await reply_to(self.nc, msg, replay.reply)
         except ActorError as exc:
             if exc.status >= 500:
                 error = f"{exc.status} {exc.code}"
+            if span is not None:
+                _trace_error(span, exc)
             await _respond_error(self.nc, msg, exc)
-        except TimeoutError:
+        except TimeoutError as exc:
             error = "deadline exceeded"
+            if span is not None:
+                spans.failed(span, 504, exc, error)
             await _respond_error(self.nc, msg, DeadlineExceeded("the request ran past its deadline"))
         except _DB_DOWN as exc:
             error = f"database unavailable: {type(exc).__name__}"
             log.warning("%s: database unavailable: %r", route.subject, exc)
+            if span is not None:
+                spans.failed(span, 503, exc, error)
             await _respond_error(self.nc, msg, Unavailable("the service is temporarily unavailable"))
         except Exception as exc:
             error = f"internal error: {type(exc).__name__}"
             log.exception("%s: unexpected error", route.subject)
+            if span is not None:
+                spans.failed(span, 500, exc, error)
             await _respond_error(self.nc, msg, ActorError("internal error"))
         finally:
             counters.record(started, error)
 
-    async def _answer(self, route: Route[S], msg: Msg, headers: Mapping[str, str]) -> bytes:
+    async def _answer(
+        self, route: Route[S], msg: Msg, headers: Mapping[str, str], span: Span | None
+    ) -> bytes:
         caller = None
         if route.roles is not None:
             caller = await self.verifier.verify_header(headers.get("Authorization"))
+            if span is not None:
+                span.set_attribute("loans.caller.role", caller.role)
             if self.actor.account_check is not None:
                 await self.actor.account_check(caller, self.pool)
             if caller.role not in route.roles:
@@ -308,6 +335,13 @@ def _time_left(headers: Mapping[str, str]) -> float | None:
         return int(raw) / 1000 - time.time()
     except ValueError:
         return None
+
+
+def _trace_error(span: Span, exc: ActorError) -> None:
+    if exc.status < 500:
+        spans.refused(span, exc.status, exc.code)
+    else:
+        spans.failed(span, exc.status, exc, exc.code)
 
 
 def error_body(exc: ActorError) -> bytes:

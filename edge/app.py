@@ -19,6 +19,7 @@ from edge.context import Edge
 from edge.errors import exception_to_http_response
 from edge.openapi import openapi_config
 from edge.routes import loans, service, users
+from edge.telemetry import telemetry_middleware
 
 log = logging.getLogger("edge.app")
 
@@ -57,8 +58,10 @@ def create_app(
         lifespan=[lifespan],
         state=State({"edge": edge}),
         exception_handlers={Exception: exception_to_http_response},
+        middleware=[telemetry_middleware(edge.metrics)],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
+        logging_config=None,  # Litestar's default would replace the process's JSON log handler
     )
 
 
@@ -91,6 +94,7 @@ def _uvicorn_config(settings: Settings) -> uvicorn.Config:
         lifespan="on",
         access_log=False,
         server_header=False,
+        log_config=None,  # uvicorn's records go to the process's JSON handler (otel/logs.py)
     )
 
 

@@ -1,4 +1,5 @@
-"""What every edge handler shares: settings, the NATS bus, the token verifier, the login limiter."""
+"""What every edge handler shares: settings, the NATS bus, the token verifier, the login limiter,
+the metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from litestar import Request
 from actors.config import Settings
 from actors.tokens import TokenVerifier
 from edge.auth import verifier_for
+from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
 from edge.ratelimit import FailureLimiter
 
@@ -20,15 +22,18 @@ class Edge:
     bus: Bus
     verifier: TokenVerifier
     login_failures: FailureLimiter
+    metrics: EdgeMetrics
 
     @classmethod
     def build(cls, settings: Settings) -> Edge:
-        bus = Bus(settings.request_timeout)
+        metrics = EdgeMetrics()
+        bus = Bus(settings.request_timeout, metrics=metrics)
         return cls(
             settings=settings,
             bus=bus,
             verifier=verifier_for(bus),
             login_failures=FailureLimiter(settings.login_attempts_per_minute, window=60.0),
+            metrics=metrics,
         )
 
 

@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
+from opentelemetry import trace
 
 from actors.errors import ActorError, TooManyRequests
 from actors.messages import ErrorReply
@@ -104,4 +105,5 @@ def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) 
         return error_response(status, CODES.get(status, "error"), exc.detail, exc.extra or None, exc.headers)
     # Unexpected, or a 500 from below: log it whole, tell the caller nothing about the inside.
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    trace.get_current_span().record_exception(exc)  # the server span; it turns ERROR on the 500
     return error_response(500, "internal_error", "internal error")

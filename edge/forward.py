@@ -14,6 +14,8 @@ from edge.endpoint import Endpoint
 from edge.openapi import docs_for
 
 # Request headers an actor may need, forwarded as received (api.md: Idempotency-Key on writes).
+# traceparent/tracestate go through as sent only while the edge does not trace; when it does,
+# the NATS client span's context replaces them (edge/nats_call.py), continuing the same trace.
 FORWARDED_HEADERS = ("Authorization", "Idempotency-Key", "traceparent", "tracestate")
 
 

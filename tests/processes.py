@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from actors.config import Settings, to_environ
 
@@ -28,8 +29,17 @@ def run_loans(
 
 
 @contextmanager
-def loans_process(settings: Settings, *args: str, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([*LOANS, *args], env=env_for(settings, **extra_env))
+def loans_process(
+    settings: Settings,
+    *args: str,
+    stdout: IO[bytes] | None = None,
+    stderr: IO[bytes] | None = None,
+    **extra_env: str,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`loans ARGS` running for the block (SIGTERM, so it drains, at the end); output may go to files."""
+    process = subprocess.Popen(
+        [*LOANS, *args], env=env_for(settings, **extra_env), stdout=stdout, stderr=stderr
+    )
     try:
         yield process
     finally:

@@ -21,6 +21,7 @@ from actors.db import Conn
 from actors.errors import Forbidden, Unavailable
 from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, Context
 from actors.users.messages import UserRecord
+from otel.propagation import inject
 
 _decode_user = msgspec.json.Decoder(UserRecord).decode
 _LOOKUP_TIMEOUT = 2.0
@@ -91,6 +92,7 @@ async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
         "Authorization": f"Bearer {ctx.user.token}",
         DEADLINE_HEADER: str(int((time.time() + _LOOKUP_TIMEOUT) * 1000)),
     }
+    inject(headers)  # the users.get span joins the trace of the request that needed it
     body = msgspec.json.encode({"user_id": user_id})
     try:
         reply = await ctx.nc.request("users.get", body, timeout=_LOOKUP_TIMEOUT, headers=headers)

@@ -1,4 +1,4 @@
-"""Service endpoints: liveness and readiness (the OpenAPI routes come from Litestar's config)."""
+"""Service endpoints: liveness, readiness and metrics (the OpenAPI routes come from Litestar's config)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
 from edge.context import edge_of
+from edge.metrics import CONTENT_TYPE
 
 # Every actor the edge forwards to; /ready wants each to answer $SRV.PING.
 READY_ACTORS = ("users", "loans")
@@ -44,6 +45,11 @@ async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
     return Response(Readiness(status="ready"), status_code=200)
 
 
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus metrics of this edge process: HTTP and NATS request durations, circuit state."""
+    return Response(edge_of(request).metrics.render(), media_type=CONTENT_TYPE)
+
+
 def handlers() -> list[HTTPRouteHandler]:
     """Fresh handlers per app: Litestar sets an owner on each handler it registers."""
     tags = ["service"]
@@ -51,4 +57,5 @@ def handlers() -> list[HTTPRouteHandler]:
     return [
         get("/health", tags=tags, media_type=MediaType.JSON)(health),
         get("/ready", tags=tags, responses=not_ready, media_type=MediaType.JSON)(ready),
+        get("/metrics", tags=tags, media_type=CONTENT_TYPE)(metrics),
     ]

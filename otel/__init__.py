@@ -1,0 +1,1 @@
+"""Tracing, propagation over NATS headers and JSON logs, shared by the edge and the actors."""
