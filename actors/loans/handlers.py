@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from actors import idempotency
 from actors.db import Conn
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound
 from actors.events import Envelope, data_as, emit
@@ -115,6 +116,7 @@ async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
     customer = await parties.find(ctx, req.customer_id)
     if customer is None or customer.deleted or customer.role != "customer" or customer.status != "active":
         raise BadRequest("customer_id: no such customer", details={"field": "customer_id"})
+    claim = await idempotency.begin(ctx, "loans", req)
     async with ctx.pool.acquire() as con, con.transaction():
         row = await con.fetchrow(
             q.insert_loan,
@@ -132,6 +134,7 @@ async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
         )
         loan = to_loan(row)
         await _record(con, ctx, "created", None, loan)
+        await idempotency.finish(con, claim, loan)
     return loan
 
 
@@ -140,12 +143,9 @@ async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
     """Approve or reject a NEW loan; of concurrent decisions exactly one wins, the rest get 409."""
     approved = req.status == "APPROVED"
     start = datetime.now(UTC).date() if approved else None
-    end = None
+    claim = await idempotency.begin(ctx, "loans", req)
     async with ctx.pool.acquire() as con, con.transaction():
-        if start is not None:
-            months = await con.fetchval("SELECT months FROM loans WHERE id = $1", req.loan_id)
-            end = money.add_months(start, months) if months is not None else None
-        row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start, end)
+        row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start)
         if row is None:
             if await con.fetchval(q.loan_status, req.loan_id) is None:
                 raise NotFound("no such loan")
@@ -153,6 +153,7 @@ async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
         loan = to_loan(row)
         before = msgspec.structs.replace(loan, status="NEW", start_date=None, end_date=None)
         await _record(con, ctx, "approved" if approved else "rejected", before, loan)
+        await idempotency.finish(con, claim, loan)
     return loan
 
 
@@ -164,6 +165,7 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
     if req.principal is not None:
         _terms(req.principal, req.months or 1)  # refuse a bad principal before touching anything
     agent = await parties.approved_agent(ctx)
+    claim = await idempotency.begin(ctx, "loans", req)
     async with ctx.pool.acquire() as con, con.transaction():
         row = await con.fetchrow(q.loan_for_update, req.loan_id)
         if row is None:
@@ -181,6 +183,7 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
         )
         loan = to_loan(row)
         await _record(con, ctx, "edited", before, loan)
+        await idempotency.finish(con, claim, loan)
     return loan
 
 
@@ -191,7 +194,13 @@ async def list_loans(req: m.ListLoans, ctx: Ctx) -> m.LoanPage:
         await parties.approved_agent(ctx)
     given = tuple(name for name in q.FILTERS if getattr(req, name) is not None)
     args = [getattr(req, name) for name in given]
-    return await _loan_page(ctx, q.list_loans(given), *args, page=req.page, page_size=req.page_size)
+    page_sql, count_sql = q.list_loans(given)
+    rows = await ctx.pool.fetch(page_sql, *args, req.page_size, (req.page - 1) * req.page_size)
+    if req.page == 1 and len(rows) < req.page_size:
+        total = len(rows)  # the whole list fits on this page: no need to count
+    else:
+        total = await ctx.pool.fetchval(count_sql, *args)
+    return m.LoanPage(data=[to_loan(r) for r in rows], count=total, page=req.page, page_size=req.page_size)
 
 
 @actor.handle("loans.list_mine", m.ListMyLoans, roles={"customer"})

@@ -21,7 +21,10 @@ VALUES ($1, $2, $3, $4, $5, $6::jsonb)"""
 
 # The status condition makes the first decision win: a second one updates nothing.
 decide_loan = f"""
-UPDATE loans SET status = $2, start_date = $3, end_date = $4,
+UPDATE loans SET status = $2, start_date = $3,
+                 -- from the row's months as they are when the lock is taken (an edit may have
+                 -- just changed them); date + interval clamps to the month's last day
+                 end_date = ($3::date + make_interval(months => months))::date,
                  version = version + 1, modified_at = now()
 WHERE id = $1 AND status = 'NEW'
 RETURNING {LOAN_COLUMNS}"""
@@ -48,16 +51,21 @@ FILTERS = ("status", "customer_id", "agent_id")
 
 
 @cache
-def list_loans(filters: tuple[str, ...]) -> str:
-    """Newest change first, narrowed by the filters given; one text per combination of filters,
-    so each gets its own prepared plan and uses the index that fits it."""
+def list_loans(filters: tuple[str, ...]) -> tuple[str, str]:
+    """(page, count) queries: newest change first, narrowed by the filters given.
+
+    One text per combination of filters, so each gets its own prepared plan on the index that fits
+    it. The total is a separate count: a window count over every matching row would make the
+    planner read them all (a sequential scan and a sort) just to return twenty.
+    """
     where = " AND ".join(f"{name} = ${i}" for i, name in enumerate(filters, start=1)) or "true"
     n = len(filters)
-    return f"""
-SELECT {LOAN_COLUMNS}, count(*) OVER () AS total FROM loans
+    page = f"""
+SELECT {LOAN_COLUMNS} FROM loans
 WHERE {where}
 ORDER BY modified_at DESC, id DESC
 LIMIT ${n + 1} OFFSET ${n + 2}"""
+    return page, f"SELECT count(*) FROM loans WHERE {where}"
 
 
 list_customer_loans = f"""

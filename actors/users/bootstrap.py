@@ -21,6 +21,7 @@ async def create_admin(settings: Settings, req: CreateAdmin) -> User:
         passwords.close()
     pool: asyncpg.Pool = await create_pool(settings, "users")
     try:
-        return await insert_user(pool, settings, req, hashed, "admin", "active")
+        admin: User = await insert_user(pool, settings, req, hashed, "admin", "active")
+        return admin
     finally:
         await pool.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from actors import idempotency
 from actors.config import Settings
 from actors.db import Conn
 from actors.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
@@ -79,9 +81,17 @@ async def emit_user_event(con: Conn, settings: Settings, event_type: str, row: a
 
 
 async def insert_user(
-    pool: asyncpg.Pool, settings: Settings, req: m.Signup | m.CreateAdmin, hashed: str, role: str, status: str
-) -> m.User:
-    """Insert a user and its `users.user.registered` event; a taken email is 409."""
+    pool: asyncpg.Pool,
+    settings: Settings,
+    req: m.Signup | m.CreateAdmin,
+    hashed: str,
+    role: str,
+    status: str,
+    reply: Callable[[m.User], Any] = lambda user: user,
+    claim: idempotency.Claim | None = None,
+) -> Any:
+    """Insert a user and its `users.user.registered` event; a taken email is 409. Returns
+    `reply(user)`, stored under the request's Idempotency-Key in the same transaction."""
     first, last = clean_names(req.first_name, req.last_name)
     async with pool.acquire() as con, con.transaction():
         row = await con.fetchrow(
@@ -90,14 +100,23 @@ async def insert_user(
         if row is None:
             raise Conflict("a user with this email already exists", code="email_taken")
         await emit_user_event(con, settings, "users.user.registered", row)
-    return to_user(row)
+        answer = reply(to_user(row))
+        await idempotency.finish(con, claim, answer)
+    return answer
 
 
-async def _create_user(ctx: Ctx, req: m.Signup | m.CreateAdmin, role: str, status: str) -> m.User:
+async def _create_user(
+    ctx: Ctx,
+    req: m.Signup | m.CreateAdmin,
+    role: str,
+    status: str,
+    reply: Callable[[m.User], Any] = lambda user: user,
+) -> Any:
     raw = check_length(req.password)
     clean_names(req.first_name, req.last_name)  # refuse blank names before spending a bcrypt hash
+    claim = await idempotency.begin(ctx, "users", req)
     hashed = await ctx.state.passwords.hash(raw)
-    return await insert_user(ctx.pool, ctx.settings, req, hashed, role, status)
+    return await insert_user(ctx.pool, ctx.settings, req, hashed, role, status, reply, claim)
 
 
 async def signed_in_user(ctx: Ctx) -> m.User:
@@ -117,11 +136,15 @@ async def signed_in_user(ctx: Ctx) -> m.User:
 async def signup(req: m.Signup, ctx: Ctx) -> m.SignupReply:
     """Sign up a customer (active, with a token) or an agent (pending, no token until approved)."""
     status = "active" if req.role == "customer" else "pending"
-    user = await _create_user(ctx, req, req.role, status)
-    if status != "active":
-        return m.SignupReply(user=user, access_token=None, expires_in=None)
-    token = ctx.state.signing_key.issue(user.id, user.role, ctx.state.token_ttl)
-    return m.SignupReply(user=user, access_token=token, expires_in=ctx.state.token_ttl)
+
+    def reply(user: m.User) -> m.SignupReply:
+        if status != "active":
+            return m.SignupReply(user=user, access_token=None, expires_in=None)
+        token = ctx.state.signing_key.issue(user.id, user.role, ctx.state.token_ttl)
+        return m.SignupReply(user=user, access_token=token, expires_in=ctx.state.token_ttl)
+
+    answer: m.SignupReply = await _create_user(ctx, req, req.role, status, reply)
+    return answer
 
 
 @actor.handle("users.login", m.Login)
@@ -153,7 +176,8 @@ async def profile(req: Empty, ctx: Ctx) -> m.Profile:
 async def create_admin(req: m.CreateAdmin, ctx: Ctx) -> m.User:
     """Make another admin (only an admin may)."""
     await signed_in_user(ctx)
-    return await _create_user(ctx, req, "admin", "active")
+    admin: m.User = await _create_user(ctx, req, "admin", "active")
+    return admin
 
 
 @actor.handle("users.list_customers", m.ListCustomers, roles={"admin", "agent"})
@@ -195,11 +219,13 @@ async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
     """Approve (active) or reject an agent; the decision may be changed later."""
     await signed_in_user(ctx)
     status = "active" if req.is_approved else "rejected"
+    claim = await idempotency.begin(ctx, "users", req)
     async with ctx.pool.acquire() as con, con.transaction():
         row = await con.fetchrow(q.set_agent_status, req.user_id, status)
         if row is not None:
             event = "users.agent.approved" if req.is_approved else "users.agent.rejected"
             await emit_user_event(con, ctx.settings, event, row)
+            await idempotency.finish(con, claim, to_user(row))
             return to_user(row)
     return await _agent_or_error(ctx, req.user_id)  # unchanged, or why not
 
@@ -208,10 +234,12 @@ async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
 async def delete_agent(req: m.DeleteAgent, ctx: Ctx) -> m.User:
     """Soft-delete an agent: the record stays, the agent can no longer log in or act."""
     await signed_in_user(ctx)
+    claim = await idempotency.begin(ctx, "users", req)
     async with ctx.pool.acquire() as con, con.transaction():
         row = await con.fetchrow(q.delete_agent, req.user_id)
         if row is not None:
             await emit_user_event(con, ctx.settings, "users.agent.deleted", row)
+            await idempotency.finish(con, claim, to_user(row))
             return to_user(row)
     await _agent_or_error(ctx, req.user_id)
     raise NotFound("no such user")  # unreachable in practice: a live agent would have been deleted

@@ -1,0 +1,86 @@
+"""Idempotent writes: a write repeated with the same `Idempotency-Key` returns the first answer.
+
+A write handler calls `begin` before it works (a stored answer ends the request there, through
+`Replay`) and `finish` inside its transaction, so the answer is stored if and only if the write
+commits. Two concurrent requests with one key: the second `finish` waits for the first to commit,
+then finds its answer, and its own transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from actors.db import Conn
+from actors.errors import BadRequest, Conflict, Replay
+from actors.runtime import Context
+
+KEY_HEADER = "Idempotency-Key"
+TTL = "24 hours"  # long enough for any client's retries, short enough to keep the table small
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # 1..128 printable characters (api.md)
+_ANONYMOUS = uuid.UUID(int=0)
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class Claim:
+    schema: str
+    caller: uuid.UUID
+    subject: str
+    key: str
+    digest: bytes
+
+
+async def begin(ctx: Context[Any], schema: str, request: msgspec.Struct) -> Claim | None:
+    """The claim for this request's key (None without one); raises Replay if already answered."""
+    key = ctx.headers.get(KEY_HEADER)
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise BadRequest("Idempotency-Key: 1 to 128 printable characters", details={"field": KEY_HEADER})
+    caller = ctx.caller.id if ctx.caller is not None else _ANONYMOUS
+    claim = Claim(schema, caller, ctx.subject, key, hashlib.sha256(_encode(request)).digest())
+    await _replay_if_answered(ctx.pool, claim)
+    return claim
+
+
+async def finish(con: Conn, claim: Claim | None, reply: Any) -> None:
+    """Store the answer in the write's transaction (call it last inside that transaction)."""
+    if claim is None:
+        return
+    stored = await con.fetchval(
+        f"""INSERT INTO {claim.schema}.idempotency (caller, subject, key, request_hash, reply, expires_at)
+            VALUES ($1, $2, $3, $4, $5, now() + interval '{TTL}')
+            ON CONFLICT (caller, subject, key) DO UPDATE
+              SET request_hash = EXCLUDED.request_hash, reply = EXCLUDED.reply,
+                  created_at = now(), expires_at = EXCLUDED.expires_at
+              WHERE idempotency.expires_at < now()
+            RETURNING true""",
+        claim.caller,
+        claim.subject,
+        claim.key,
+        claim.digest,
+        _encode(reply),
+    )
+    if not stored:  # a concurrent request with this key committed first: answer as it did
+        await _replay_if_answered(con, claim)
+
+
+async def _replay_if_answered(db: Any, claim: Claim) -> None:
+    row = await db.fetchrow(
+        f"""SELECT request_hash, reply FROM {claim.schema}.idempotency
+            WHERE caller = $1 AND subject = $2 AND key = $3 AND expires_at > now()""",
+        claim.caller,
+        claim.subject,
+        claim.key,
+    )
+    if row is None:
+        return
+    if bytes(row["request_hash"]) != claim.digest:
+        raise Conflict("this Idempotency-Key was used with a different request")
+    raise Replay(bytes(row["reply"]))

@@ -1,0 +1,123 @@
+"""Writes with an Idempotency-Key: a repeat returns the first answer and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+
+from actors.config import Settings
+from tests.conftest import role_dsn
+from tests.people import PASSWORD, Cast, new_email
+
+pytestmark = pytest.mark.anyio
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+async def test_a_repeated_signup_returns_the_first_user_and_makes_no_second(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {
+        "email": new_email(),
+        "password": PASSWORD,
+        "first_name": "I",
+        "last_name": "D",
+        "role": "customer",
+    }
+    headers = key()
+    first = await client.post("/api/user/signup", json=body, headers=headers)
+    again = await client.post("/api/user/signup", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["data"]["user"]["id"] == first.json()["data"]["user"]["id"]
+    without = await client.post("/api/user/signup", json=body)
+    assert without.status_code == 409  # the user exists: it was made once
+
+
+async def test_the_same_key_with_another_body_is_409(client: httpx.AsyncClient, people: Cast) -> None:
+    headers = {**people.agent.headers, **key()}
+    url = "/api/loan/customer-loan"
+    first = await client.post(
+        url, json={"customer_id": people.customer.id, "principal": 20000, "months": 6}, headers=headers
+    )
+    other = await client.post(
+        url, json={"customer_id": people.customer.id, "principal": 30000, "months": 6}, headers=headers
+    )
+    assert first.status_code == 201
+    assert (other.status_code, other.json()["error"]["code"]) == (409, "conflict")
+
+
+async def test_concurrent_repeats_of_a_loan_request_make_one_loan(
+    client: httpx.AsyncClient, people: Cast, settings: Settings
+) -> None:
+    """Ten at once with one key (a client retrying a lost reply): one loan, ten identical answers."""
+    headers = {**people.agent.headers, **key()}
+    body = {"customer_id": people.customer.id, "principal": "45000.50", "months": 24}
+    answers = await asyncio.gather(
+        *(client.post("/api/loan/customer-loan", json=body, headers=headers) for _ in range(10))
+    )
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["data"]["id"] for a in answers}) == 1
+    con = await asyncpg.connect(role_dsn(settings, "loans"))
+    try:
+        made = await con.fetchval(
+            "SELECT count(*) FROM loans.loans WHERE customer_id = $1", uuid.UUID(people.customer.id)
+        )
+        events = await con.fetchval(
+            "SELECT count(*) FROM loans.outbox"
+            " WHERE subject LIKE '%loan.created' AND convert_from(payload, 'UTF8') LIKE $1",
+            f"%{answers[0].json()['data']['id']}%",
+        )
+    finally:
+        await con.close()
+    assert (made, events) == (1, 1)
+
+
+async def test_a_repeated_decision_returns_the_first_answer_not_409(
+    client: httpx.AsyncClient, people: Cast
+) -> None:
+    created = await client.post(
+        "/api/loan/customer-loan",
+        json={"customer_id": people.customer.id, "principal": 20000, "months": 6},
+        headers=people.agent.headers,
+    )
+    url = f"/api/loan/approve-reject-loan/{created.json()['data']['id']}"
+    headers = {**people.admin.headers, **key()}
+    first = await client.put(url, json={"status": "APPROVED"}, headers=headers)
+    again = await client.put(url, json={"status": "APPROVED"}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    fresh = await client.put(url, json={"status": "APPROVED"}, headers={**people.admin.headers, **key()})
+    assert fresh.status_code == 409
+
+
+async def test_keys_are_per_caller(client: httpx.AsyncClient, people: Cast) -> None:
+    """Another agent using the same key string gets their own loan, not someone else's answer."""
+    shared = key()
+    body = {"customer_id": people.customer.id, "principal": 20000, "months": 6}
+    mine = await client.post("/api/loan/customer-loan", json=body, headers={**people.agent.headers, **shared})
+    theirs = await client.post(
+        "/api/loan/customer-loan", json=body, headers={**people.other_agent.headers, **shared}
+    )
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert mine.json()["data"]["id"] != theirs.json()["data"]["id"]
+
+
+async def test_a_malformed_key_is_400_and_writes_nothing(client: httpx.AsyncClient, people: Cast) -> None:
+    body = {
+        "email": new_email(),
+        "password": PASSWORD,
+        "first_name": "I",
+        "last_name": "D",
+        "role": "customer",
+    }
+    for bad in ("x" * 129, "has space"):
+        answer = await client.post("/api/user/signup", json=body, headers={"Idempotency-Key": bad})
+        assert answer.status_code == 400
+    login = await client.post("/api/user/login", json={"email": body["email"], "password": PASSWORD})
+    assert login.status_code == 401
