@@ -66,11 +66,15 @@ async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None
     )
 
 
-async def find(ctx: Context[Any], user_id: UUID) -> Party | None:
-    """The user with this id (deleted ones included), or None if there is none."""
-    row = await ctx.pool.fetchrow(get_party, user_id)
-    if row is not None:
-        return Party(**dict(row))
+async def find(ctx: Context[Any], user_id: UUID, *, fresh: bool = False) -> Party | None:
+    """The user with this id (deleted ones included), or None if there is none.
+
+    From the read model, unless it has no row yet or `fresh` asks for the users actor's answer.
+    """
+    if not fresh:
+        row = await ctx.pool.fetchrow(get_party, user_id)
+        if row is not None:
+            return Party(**dict(row))
     record = await _ask_users(ctx, user_id)
     if record is None:
         return None
@@ -87,6 +91,10 @@ async def find(ctx: Context[Any], user_id: UUID) -> Party | None:
     return party
 
 
+def _acting(agent: Party | None) -> bool:
+    return agent is not None and not agent.deleted and agent.role == "agent" and agent.status == "active"
+
+
 async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
     headers = {
         "Authorization": f"Bearer {ctx.user.token}",
@@ -101,6 +109,8 @@ async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
     status = (reply.headers or {}).get(ERROR_CODE_HEADER)
     if status == "404":
         return None
+    if status == "401":  # the users actor no longer knows the caller: a deleted account
+        raise Forbidden("the agent account is no longer active")
     if status is not None:
         raise Unavailable(f"the users service answered {status}")
     return _decode_user(reply.data)
@@ -109,6 +119,10 @@ async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
 async def approved_agent(ctx: Context[Any]) -> Party:
     """The calling agent, if an admin has approved them and they are not deleted."""
     agent = await find(ctx, ctx.user.id)
+    if not _acting(agent):
+        # The read model may not have the approval yet (its event is on the way): before
+        # refusing, ask the users actor. Revocations still land through the event.
+        agent = await find(ctx, ctx.user.id, fresh=True)
     if agent is None or agent.deleted or agent.role != "agent":
         raise Forbidden("the agent account is no longer active")
     if agent.status == "pending":
