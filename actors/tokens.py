@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,7 @@ from actors.errors import Unauthenticated
 
 ALGORITHM = "EdDSA"
 ROLES = ("customer", "agent", "admin")
+_CACHE_SIZE = 10_000  # tokens remembered per process (the least recently used go first)
 _REFETCH_AT_MOST_EVERY = 5.0  # seconds: a flood of forged kids must not become a flood of fetches
 
 
@@ -36,6 +38,10 @@ class TokenVerifier:
 
     def __init__(self, fetch_jwks: Callable[[], Awaitable[bytes]]) -> None:
         self._fetch = fetch_jwks
+        # An Ed25519 verification is most of the edge's CPU on a cheap read, and a client sends the
+        # same token for an hour: remember what a token proved until it expires. Only a token that
+        # verified is kept; keys are the full token, so a tampered one is a miss.
+        self._verified: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -69,6 +75,19 @@ class TokenVerifier:
         return await self.verify(token.strip())
 
     async def verify(self, token: str) -> Caller:
+        hit = self._verified.get(token)
+        if hit is not None:
+            if hit[0] > time.time():
+                self._verified.move_to_end(token)
+                return hit[1]
+            del self._verified[token]
+        caller, expires = await self._verify(token)
+        self._verified[token] = (expires, caller)
+        if len(self._verified) > _CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -97,4 +116,5 @@ class TokenVerifier:
             user_id = UUID(str(claims["sub"]))
         except ValueError:
             raise Unauthenticated("the token is not valid") from None
-        return Caller(id=user_id, role=role, token_id=str(claims["jti"]), token=token)
+        caller = Caller(id=user_id, role=role, token_id=str(claims["jti"]), token=token)
+        return caller, float(claims["exp"])
