@@ -37,9 +37,13 @@ _decode_fields = msgspec.json.Decoder(dict[str, m.FieldChange]).decode
 _TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
 
 
+_LOAN_WIDTH = len(m.Loan.__struct_fields__)
+
+
 def to_loan(row: asyncpg.Record | None) -> m.Loan:
     assert row is not None  # every caller's query returns the row it wrote
-    return m.Loan(**{name: row[name] for name in m.Loan.__struct_fields__})
+    # LOAN_COLUMNS lists the Loan fields in order: positional is the cheap way to build one
+    return m.Loan(*tuple(row)[:_LOAN_WIDTH])
 
 
 def _terms(principal: Decimal, months: int) -> money.Terms:
