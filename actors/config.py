@@ -42,6 +42,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
     login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
+    # The edge's general limit per client address (a token bucket holding a minute's worth); 0 = off.
+    requests_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 6000
+    # Edge retries (reads and keyed writes; no-responders, timeouts, bus down; within request_timeout):
+    # attempts in all, the first back-off (doubling, jittered, capped) and how long one attempt may
+    # wait before another replica gets the request (a worker killed mid-request never answers).
+    retry_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    retry_backoff: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.05
+    retry_backoff_max: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.5
+    attempt_timeout: Annotated[float, msgspec.Meta(gt=0, le=120)] = 2.0
+    # The edge's circuit breaker per subject: opens after this many failures in a row (no-responders,
+    # timeouts), answers 503 at once, and lets one probe through after the cool-down (seconds).
+    circuit_failures: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    circuit_cooldown: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
     # Event subjects are `<events_prefix>.<actor>.<entity>.<verb>`; another prefix gives another
     # stream, so test runs sharing one NATS server never see each other's events.
     events_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")] = "events"

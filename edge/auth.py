@@ -22,7 +22,7 @@ def verifier_for(bus: Bus) -> TokenVerifier:
     """A verifier that fetches the keys over NATS when it meets a `kid` it does not know yet."""
 
     async def fetch_jwks() -> bytes:
-        return await bus.request(JWKS_SUBJECT)
+        return await bus.request(JWKS_SUBJECT, retry_safe=True)
 
     return TokenVerifier(fetch_jwks)
 
@@ -36,7 +36,8 @@ async def preload_jwks(bus: Bus, verifier: TokenVerifier, budget: float = 10.0) 
     delay = 0.2
     while True:
         try:
-            verifier.load(await bus.request(JWKS_SUBJECT))
+            # Past the breaker: this loop is the retry, and workers still starting are no fault.
+            verifier.load(await bus.request(JWKS_SUBJECT, circuit=False))
             return True
         except Exception as exc:  # no worker yet, bus down, or a malformed answer: try again
             if time.monotonic() + delay > give_up_at:

@@ -1,5 +1,5 @@
-"""What every edge handler shares: settings, the NATS bus, the token verifier, the login limiter,
-the metrics."""
+"""What every edge handler shares: settings, the NATS bus (with its retry policy and circuit
+breakers), the token verifier, the rate limiters, the metrics."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from litestar import Request
 from actors.config import Settings
 from actors.tokens import TokenVerifier
 from edge.auth import verifier_for
+from edge.breaker import Breakers
 from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
-from edge.ratelimit import FailureLimiter
+from edge.ratelimit import FailureLimiter, RequestLimiter
+from edge.retry import RetryPolicy
 
 
 @dataclass
@@ -22,17 +24,28 @@ class Edge:
     bus: Bus
     verifier: TokenVerifier
     login_failures: FailureLimiter
+    requests: RequestLimiter | None  # None: no general limit (requests_per_minute = 0)
     metrics: EdgeMetrics
 
     @classmethod
     def build(cls, settings: Settings) -> Edge:
         metrics = EdgeMetrics()
-        bus = Bus(settings.request_timeout, metrics=metrics)
+        breakers = Breakers(
+            settings.circuit_failures, settings.circuit_cooldown, on_change=metrics.set_circuit
+        )
+        bus = Bus(
+            settings.request_timeout,
+            metrics=metrics,
+            retry=RetryPolicy.from_settings(settings),
+            breakers=breakers,
+        )
+        per_minute = settings.requests_per_minute
         return cls(
             settings=settings,
             bus=bus,
             verifier=verifier_for(bus),
             login_failures=FailureLimiter(settings.login_attempts_per_minute, window=60.0),
+            requests=RequestLimiter(per_minute) if per_minute else None,
             metrics=metrics,
         )
 

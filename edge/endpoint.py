@@ -40,6 +40,8 @@ class Endpoint:
     status: int = 200
     public: bool = False  # no bearer token needed
     raw: bool = False  # answer the reply as it is, without the envelope (the JWKS)
+    slow: bool = False  # hashes a password: one attempt may take the whole deadline (edge/retry.py)
+    errors: dict[int, str] = field(default_factory=dict)  # statuses of its own, for the docs
 
     path_params: tuple[str, ...] = field(init=False)
     query_params: tuple[str, ...] = field(init=False)
@@ -64,11 +66,14 @@ class Endpoint:
         """The request body for the actor, from what the HTTP request carried."""
         ids = {name: path_uuid(name, path[name]) for name in self.path_params}
         if self.has_body:
+            refuse_nul(body)
             return merge_fields(body, ids) if ids else body
         forwarded: dict[str, str | int] = {}
         for name in self.query_params:
             if name in query:
                 value = query[name]
+                if "\x00" in value:
+                    raise BadRequest(f"{name}: {NUL_REASON}", details={"field": name})
                 # "2" is the integer 2; "1.0", "2e1" or "x" stay strings, and the actor's strict
                 # decoder refuses them (api.md: a non-integer page is 400, never converted).
                 is_int = name in self.int_params and _INTEGER.fullmatch(value) and len(value) < 19
@@ -85,6 +90,42 @@ class Endpoint:
 
 
 _INTEGER = re.compile(r"-?[0-9]+")
+NUL_REASON = "text may not contain the NUL character (\\u0000)"
+_any_decoder = msgspec.json.Decoder()
+
+
+def refuse_nul(body: bytes) -> None:
+    """400 for a JSON body with a NUL character in any string: Postgres text cannot store one (the
+    actor's insert would fail as an internal error). Only a body that spells `\\u0000` is parsed
+    here; JSON cannot carry a raw NUL inside a string, and the actor refuses one anywhere else."""
+    if b"\\u0000" not in body:
+        return
+    try:
+        found = _nul_at(_any_decoder.decode(body), "")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return  # not JSON: the actor says so
+    if found is not None:
+        raise BadRequest(f"{found or 'body'}: {NUL_REASON}", details={"field": found or None})
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """The dotted path of the first string (or key) holding a NUL, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return where
+            found = _nul_at(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _int_fields(struct: type[msgspec.Struct]) -> frozenset[str]:

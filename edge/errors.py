@@ -17,7 +17,7 @@ from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
 from opentelemetry import trace
 
-from actors.errors import ActorError, TooManyRequests
+from actors.errors import ActorError, TooManyRequests, Unavailable
 from actors.messages import ErrorReply
 
 log = logging.getLogger("edge.errors")
@@ -54,6 +54,14 @@ class ErrorEnvelope(msgspec.Struct, frozen=True):
 class RateLimited(TooManyRequests):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class CircuitOpen(Unavailable):
+    """The edge's breaker refuses a subject that keeps failing (edge/breaker.py)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the service is temporarily unavailable (circuit open)")
         self.retry_after = retry_after
 
 
@@ -97,7 +105,8 @@ def error_response(
 def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The one table from failure to HTTP answer (registered for every exception type)."""
     if isinstance(exc, ActorError):  # its message is safe to show, whatever the status
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        retry_after = exc.retry_after if isinstance(exc, RateLimited | CircuitOpen) else None
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return error_response(exc.status, exc.code, exc.message, exc.details, headers)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         status = exc.status_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from litestar import Request, Response
@@ -11,23 +12,44 @@ from litestar.handlers import HTTPRouteHandler
 
 from edge.context import edge_of
 from edge.endpoint import Endpoint
+from edge.errors import RateLimited
 from edge.openapi import docs_for
 
 # Request headers an actor may need, forwarded as received (api.md: Idempotency-Key on writes).
 # traceparent/tracestate go through as sent only while the edge does not trace; when it does,
 # the NATS client span's context replaces them (edge/nats_call.py), continuing the same trace.
-FORWARDED_HEADERS = ("Authorization", "Idempotency-Key", "traceparent", "tracestate")
+KEY_HEADER = "Idempotency-Key"
+FORWARDED_HEADERS = ("Authorization", KEY_HEADER, "traceparent", "tracestate")
 
 
 async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[bytes]:
     """Answer `request` by asking `ep.subject`; failures raise and become the error envelope."""
     edge = edge_of(request)
+    if edge.requests is not None:
+        # The peer address, not X-Forwarded-For: a client could write any address there.
+        wait = edge.requests.take(request.client.host if request.client else "")
+        if wait is not None:
+            raise RateLimited("too many requests; try again later", retry_after=wait)
     if not ep.public:
         # A bad token stops here (401), without reaching the actor; roles are the actor's business.
         await edge.verifier.verify_header(request.headers.get("Authorization"))
     body = await request.body() if ep.has_body else b""
     payload = ep.payload(request.path_params, request.query_params, body)
-    reply = await edge.bus.request(ep.subject, payload, forwarded_headers(request))
+    headers = forwarded_headers(request)
+    if ep.method != "GET" and KEY_HEADER not in headers:
+        # A write the client sent without a key gets one here, before the first attempt: if that
+        # attempt's reply is lost, the retry is then answered with the first result (the actor
+        # stores it with the write) and never makes a second loan or user.
+        headers[KEY_HEADER] = uuid.uuid4().hex
+    reply = await edge.bus.request(
+        ep.subject,
+        payload,
+        headers,
+        retry_safe=ep.method == "GET" or KEY_HEADER in headers,
+        # A password hash is slow under load, not lost: its attempt may use the whole deadline.
+        attempt_timeout=edge.settings.request_timeout if ep.slow else None,
+        slow=ep.slow,
+    )
     return Response(content=ep.envelope(reply), media_type=MediaType.JSON, status_code=ep.status)
 
 

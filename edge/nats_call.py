@@ -1,7 +1,17 @@
-"""The edge's side of NATS request-reply: headers, deadline, and every failure as an ActorError."""
+"""The edge's side of NATS request-reply: headers, deadline, retries, the circuit breaker, and every
+failure as an ActorError.
+
+One request has one deadline (`request_timeout` from its start). A retry-safe request (a read, or a
+write with an Idempotency-Key) may take several attempts inside it (edge/retry.py), each capped at
+`attempt_timeout` so that a worker killed mid-request leaves time to ask another; each attempt
+sends its own end as `Loans-Deadline`, so the actor stops working on an attempt the edge no longer
+waits for. Every attempt passes the subject's circuit breaker (edge/breaker.py) first.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 from collections.abc import Mapping
 
@@ -12,51 +22,130 @@ from opentelemetry.trace import Span
 
 from actors.errors import ActorError, DeadlineExceeded, Unavailable
 from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
-from edge.errors import error_from_reply
+from edge.breaker import Breaker, Breakers
+from edge.errors import CircuitOpen, error_from_reply
 from edge.metrics import EdgeMetrics
+from edge.retry import NO_RETRY, RetryPolicy
 from otel import spans
 from otel.setup import enabled as tracing
 
 PING_TIMEOUT = 0.5  # seconds: /ready must answer fast even when an actor is gone
 NOT_CONNECTED = "the service is temporarily unavailable (message bus not connected)"
 NO_WORKER = "the service is temporarily unavailable (no worker answers)"
+# Outcomes that say the subject is not being served; "unavailable" (the bus is down) says nothing
+# about one subject, and any reply, an error reply too, says it is served.
+_SUBJECT_FAILED = frozenset({"no_responders", "timeout", "504"})
+_NO_VERDICT = frozenset({"unavailable", "cancelled"})
+_BUSY = frozenset({"timeout", "504"})  # for a slow subject: its workers are busy, not gone
 
 
 class Bus:
     """Sends requests on one NATS connection, which may arrive after the edge has started."""
 
-    def __init__(self, timeout: float, nc: Client | None = None, metrics: EdgeMetrics | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        nc: Client | None = None,
+        metrics: EdgeMetrics | None = None,
+        *,
+        retry: RetryPolicy = NO_RETRY,
+        breakers: Breakers | None = None,
+    ) -> None:
         self.timeout = timeout
         self.nc = nc
         self.metrics = metrics
+        self.retry = retry
+        if breakers is None:
+            breakers = Breakers(5, 5.0, on_change=metrics.set_circuit if metrics is not None else None)
+        self.breakers = breakers
 
     @property
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
     async def request(
-        self, subject: str, payload: bytes = b"", headers: Mapping[str, str] | None = None
+        self,
+        subject: str,
+        payload: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        retry_safe: bool = False,
+        attempt_timeout: float | None = None,
+        circuit: bool = True,
+        slow: bool = False,
     ) -> bytes:
-        """The reply body of a success; raises ActorError for an error reply or a NATS failure."""
-        sent = {**(headers or {}), DEADLINE_HEADER: str(int((time.time() + self.timeout) * 1000))}
+        """The reply body of a success; raises ActorError for an error reply or a NATS failure.
+
+        `retry_safe`: the request may be sent again (a read, or a write with an Idempotency-Key).
+        `attempt_timeout`: the cap per attempt instead of the policy's (the whole deadline for a
+        request whose slowness means load, not a lost worker). `circuit=False` bypasses the
+        breaker (a caller with its own retry loop, such as the JWKS warm-up). `slow`: a timeout
+        says the workers are busy (a login storm), not gone, so it does not open the circuit.
+        """
+        policy = self.retry if retry_safe else NO_RETRY
+        cap = attempt_timeout if attempt_timeout is not None else policy.attempt_timeout
+        if not retry_safe:
+            cap = self.timeout  # one attempt: it has the whole deadline
+        deadline = time.monotonic() + self.timeout
+        breaker = self.breakers[subject] if circuit else None
+        attempt = 0
+        last_error: ActorError | None = None
+        while True:
+            attempt += 1
+            if breaker is not None and not breaker.allow():
+                self._observe(subject, "circuit_open", 0.0)
+                raise last_error or CircuitOpen(max(1, math.ceil(breaker.retry_after())))
+            per_try = min(cap, deadline - time.monotonic())
+            outcome, error, data = await self._attempt(subject, payload, headers, per_try, breaker, slow)
+            if error is None:
+                return data
+            last_error = error
+            pause = policy.pause(attempt)
+            if not policy.should_retry(outcome, attempt, deadline - time.monotonic() - pause):
+                raise error
+            if self.metrics is not None:
+                self.metrics.retried(subject, outcome)
+            await asyncio.sleep(pause)
+
+    async def _attempt(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: Mapping[str, str] | None,
+        timeout: float,
+        breaker: Breaker | None,
+        slow: bool = False,
+    ) -> tuple[str, ActorError | None, bytes]:
+        sent = {**(headers or {}), DEADLINE_HEADER: str(int((time.time() + timeout) * 1000))}
         # With tracing on, the client span's context replaces a traceparent forwarded from the
         # HTTP client (the edge's server span has continued that trace already).
         span = spans.nats_client(subject, sent) if tracing() else None
+        sent_at = breaker.now() if breaker is not None else 0.0
         started = time.perf_counter()
         outcome, error, data = "cancelled", None, b""
         try:
-            outcome, error, data = await self._exchange(subject, payload, sent)
+            outcome, error, data = await self._exchange(subject, payload, sent, timeout)
         finally:
-            if self.metrics is not None:
-                self.metrics.observe_nats(subject, outcome, time.perf_counter() - started)
+            self._observe(subject, outcome, time.perf_counter() - started)
             if span is not None:
                 _finish(span, outcome, error)
-        if error is not None:
-            raise error
-        return data
+            if breaker is not None:
+                if outcome in _SUBJECT_FAILED and not (slow and outcome in _BUSY):
+                    breaker.failure(sent_at)
+                elif outcome in _BUSY:
+                    breaker.release()
+                elif outcome in _NO_VERDICT:
+                    breaker.release()
+                else:
+                    breaker.success()
+        return outcome, error, data
+
+    def _observe(self, subject: str, outcome: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_nats(subject, outcome, seconds)
 
     async def _exchange(
-        self, subject: str, payload: bytes, sent: dict[str, str]
+        self, subject: str, payload: bytes, sent: dict[str, str], timeout: float
     ) -> tuple[str, ActorError | None, bytes]:
         """(outcome, the error to raise or None, the reply body) of one request."""
         nc = self.nc
@@ -64,7 +153,7 @@ class Bus:
         if nc is None or not nc.is_connected:
             return "unavailable", Unavailable(NOT_CONNECTED), b""
         try:
-            msg = await nc.request(subject, payload, timeout=self.timeout, headers=sent)
+            msg = await nc.request(subject, payload, timeout=timeout, headers=sent)
         except NoRespondersError:
             return "no_responders", Unavailable(NO_WORKER), b""
         except TimeoutError:  # nats.errors.TimeoutError is one

@@ -65,11 +65,21 @@ def docs_for(ep: Endpoint) -> dict[str, Any]:
 
 def _responses(ep: Endpoint) -> dict[int, ResponseSpec]:
     specs = {ep.status: ResponseSpec(_success_type(ep), description=ep.message)}
-    errors = {400: "Invalid input", 503: "No worker available", 504: "No answer in time"}
+    errors = {
+        400: "Invalid input",
+        429: "Too many requests from this client (Retry-After says when to try again)",
+        503: "No worker available, or the service's database is down",
+        504: "No answer in time",
+    }
     if not ep.public:
         errors |= {401: "Missing or invalid bearer token", 403: "Not allowed for this role"}
     if ep.path_params:
         errors[404] = "No such resource (or not a UUID)"
+    if ep.method != "GET":
+        errors[409] = "Conflicts with the current state, or an Idempotency-Key reused for another request"
+    if ep.has_body:
+        errors[413] = "Body over the size limit"
+    errors |= ep.errors
     specs |= {status: ResponseSpec(ErrorEnvelope, description=text) for status, text in errors.items()}
     return specs
 

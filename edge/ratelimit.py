@@ -1,8 +1,13 @@
-"""Failed-login counting: a sliding 60 s window per (client address, lowercased email).
+"""The edge's rate limits: failed logins, and requests in general, per client.
 
-The counts live in this edge process's memory, so each edge replica counts on its own; one edge
-per machine is the deployment this is meant for (design.md §9). Only failures count: a user who
-types the right password is never slowed down by their own successful logins.
+Failed logins: a sliding 60 s window per (client address, lowercased email). Only failures count:
+a user who types the right password is never slowed down by their own successful logins.
+
+Requests: a token bucket per client address that holds a minute's worth (`requests_per_minute`)
+and refills continuously, so a client may burst up to that many, then goes at the steady rate.
+
+Both live in this edge process's memory, so each edge replica counts on its own; one edge per
+machine is the deployment this is meant for (design.md §9, README "Rate limits").
 """
 
 from __future__ import annotations
@@ -53,3 +58,36 @@ class FailureLimiter:
 
     def __len__(self) -> int:
         return len(self._failures)
+
+
+class RequestLimiter:
+    """A token bucket per key: `per_minute` tokens at most, refilled at `per_minute` a minute."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0  # tokens a second
+        self._clock = clock
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # key → (tokens, when counted)
+        self._swept_at = clock()
+
+    def take(self, key: Hashable) -> int | None:
+        """Spend one token of `key`: None if there was one, else the seconds to wait for one."""
+        now = self._clock()
+        if now - self._swept_at >= 60.0:
+            self._sweep(now)
+        tokens, then = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - then) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / self.rate))
+
+    def _sweep(self, now: float) -> None:
+        # A bucket untouched for a minute is full again: forgetting it changes nothing.
+        self._swept_at = now
+        for key in [k for k, (_, then) in self._buckets.items() if now - then >= 60.0]:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)

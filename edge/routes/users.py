@@ -16,18 +16,43 @@ from edge.endpoint import Endpoint
 from edge.errors import RateLimited
 from edge.forward import forward, handler_for, route_handler
 
-LOGIN = Endpoint("POST", "/login", "users.login", "Logged in", m.Login, m.LoginReply, public=True)
+LOGIN = Endpoint(
+    "POST",
+    "/login",
+    "users.login",
+    "Logged in",
+    m.Login,
+    m.LoginReply,
+    public=True,
+    slow=True,
+    errors={401: "Wrong email or password", 403: "An agent not (or no longer) approved"},
+)
 
 # The keys that verify access tokens, answered as the actor gives them (no envelope).
 JWKS = Endpoint("GET", "/.well-known/jwks.json", "users.jwks", "Public keys", Empty, public=True, raw=True)
 
 ENDPOINTS = [
     Endpoint(
-        "POST", "/signup", "users.signup", "Signed up", m.Signup, m.SignupReply, status=201, public=True
+        "POST",
+        "/signup",
+        "users.signup",
+        "Signed up",
+        m.Signup,
+        m.SignupReply,
+        status=201,
+        public=True,
+        slow=True,
     ),
     Endpoint("GET", "/profile", "users.profile", "Your profile", Empty, m.Profile),
     Endpoint(
-        "POST", "/create-admin", "users.create_admin", "Admin created", m.CreateAdmin, m.User, status=201
+        "POST",
+        "/create-admin",
+        "users.create_admin",
+        "Admin created",
+        m.CreateAdmin,
+        m.User,
+        status=201,
+        slow=True,
     ),
     # The path says agents; it lists the customers an agent picks a borrower from (api.md).
     Endpoint("GET", "/list-agents", "users.list_customers", "Customers", m.ListCustomers, m.UserPage),

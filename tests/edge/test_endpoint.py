@@ -105,3 +105,29 @@ def test_merging_keeps_numbers_exactly_as_sent() -> None:
     merged = merge_fields(body, {"loan_id": "x"})
     assert b"10000.0000000000000001" in merged and b"123456789012345678.25" in merged
     assert b'"months":12' in merged
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"email": "a\\u0000b@c.de", "password": "x"}', "email"),
+        (b'{"first_name": "ok", "last_name": "\\u0000"}', "last_name"),
+        (b'{"a": {"b": ["x", "y\\u0000"]}}', "a.b[1]"),
+        (b'{"k\\u0000": 1}', "k\x00"),
+    ],
+)
+def test_a_nul_character_in_any_string_is_400_naming_the_field(body: bytes, field: str) -> None:
+    """Postgres text cannot hold U+0000: refused here, never an internal error at the actor."""
+    with pytest.raises(BadRequest, match="NUL") as refused:
+        SIGNUP.payload({}, {}, body)
+    assert refused.value.details == {"field": field}
+
+
+def test_a_nul_in_a_query_value_is_400() -> None:
+    with pytest.raises(BadRequest, match="role: text may not contain"):
+        LIST.payload({}, {"role": "agent\x00"}, b"")
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text() -> None:
+    body = b'{"last_name": "C:\\\\u0000 is fine"}'  # the text `C:\u0000 is fine`, no NUL in it
+    assert SIGNUP.payload({}, {}, body) is body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.ratelimit import SWEEP_EVERY, FailureLimiter
+from edge.ratelimit import SWEEP_EVERY, FailureLimiter, RequestLimiter
 from edge.routes.users import login_key
 
 
@@ -68,3 +68,33 @@ def test_a_body_without_a_usable_email_still_has_a_key() -> None:
     assert login_key("h", b"not json") == ("h", "")
     assert login_key("h", b'{"email": 5}') == ("h", "")
     assert login_key("h", b"[]") == ("h", "")
+
+
+def test_the_request_bucket_allows_a_minute_s_worth_then_the_steady_rate() -> None:
+    clock = Clock()
+    limiter = RequestLimiter(120, clock=clock)  # 2 a second
+    assert all(limiter.take("a") is None for _ in range(120))
+    assert limiter.take("a") == 1
+    assert limiter.take("b") is None  # per client
+    clock.now += 0.5
+    assert limiter.take("a") is None  # one token back after half a second
+    assert limiter.take("a") == 1
+
+
+def test_retry_after_says_when_a_token_is_back() -> None:
+    clock = Clock()
+    limiter = RequestLimiter(6, clock=clock)  # one every 10 s
+    for _ in range(6):
+        assert limiter.take("a") is None
+    assert limiter.take("a") == 10
+    clock.now += 7.5
+    assert limiter.take("a") == 3
+
+
+def test_idle_request_buckets_are_forgotten() -> None:
+    clock = Clock()
+    limiter = RequestLimiter(60, clock=clock)
+    limiter.take("old")
+    clock.now += 61
+    limiter.take("new")
+    assert len(limiter) == 1
