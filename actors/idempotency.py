@@ -45,7 +45,7 @@ async def begin(ctx: Context[Any], schema: str, request: msgspec.Struct) -> Clai
         raise BadRequest("Idempotency-Key: 1 to 128 printable characters", details={"field": KEY_HEADER})
     caller = ctx.caller.id if ctx.caller is not None else _ANONYMOUS
     claim = Claim(schema, caller, ctx.subject, key, hashlib.sha256(_encode(request)).digest())
-    await _replay_if_answered(ctx.pool, claim)
+    await replay_if_answered(ctx.pool, claim)
     return claim
 
 
@@ -68,10 +68,13 @@ async def finish(con: Conn, claim: Claim | None, reply: Any) -> None:
         _encode(reply),
     )
     if not stored:  # a concurrent request with this key committed first: answer as it did
-        await _replay_if_answered(con, claim)
+        await replay_if_answered(con, claim)
 
 
-async def _replay_if_answered(db: Any, claim: Claim) -> None:
+async def replay_if_answered(db: Any, claim: Claim | None) -> None:
+    """Raise Replay if this claim's request was answered already (a no-op without a claim)."""
+    if claim is None:
+        return
     row = await db.fetchrow(
         f"""SELECT request_hash, reply FROM {claim.schema}.idempotency
             WHERE caller = $1 AND subject = $2 AND key = $3 AND expires_at > now()""",

@@ -58,6 +58,8 @@ _DB_DOWN: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
+    # a server that ends the session mid-query (a restart): MagicStack/asyncpg#1069
+    asyncpg.InternalClientError,
 )
 
 
@@ -306,6 +308,8 @@ class ServingActor(Generic[S]):
 
 def decode_request(route: Route[Any], data: bytes) -> Any:
     """Decode a request body; a failure is a 400 naming the field at fault."""
+    if b"\\u0000" in data:  # Postgres cannot store NUL in text: refuse it as the bad input it is
+        raise BadRequest("text must not contain the NUL character (\\u0000)")
     try:
         return route.decoder.decode(data or b"{}")
     except msgspec.ValidationError as exc:

@@ -153,6 +153,7 @@ async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
         if row is None:
             if await con.fetchval(q.loan_status, req.loan_id) is None:
                 raise NotFound("no such loan")
+            await idempotency.replay_if_answered(con, claim)  # our own earlier attempt decided it
             raise Conflict("the loan has already been decided", code="loan_already_decided")
         loan = to_loan(row)
         before = msgspec.structs.replace(loan, status="NEW", start_date=None, end_date=None)

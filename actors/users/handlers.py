@@ -98,6 +98,8 @@ async def insert_user(
             q.insert_user, uuid.uuid4(), req.email.strip(), hashed, first, last, role, status
         )
         if row is None:
+            # the same keyed request, still running when this retry began, made the user: replay it
+            await idempotency.replay_if_answered(con, claim)
             raise Conflict("a user with this email already exists", code="email_taken")
         await emit_user_event(con, settings, "users.user.registered", row)
         answer = reply(to_user(row))
