@@ -1,0 +1,100 @@
+"""`python -m bench`: loan-actors against a direct app and an HTTP-hop gateway, side by side.
+
+    python -m bench --quick                       # smoke run, under a minute
+    python -m bench --duration 20                 # the full run (100,000 loans, 32 connections)
+    python -m bench --scenarios list,create --profile
+
+Uses wrk for the closed-loop runs when it is installed (`apt-get install wrk`), else the Python
+generator (bench/loadgen.py), which also does the open-loop runs. Set LOANS_DATABASE_URL /
+LOANS_NATS_URL to use running servers instead of embedded ones (a NATS server no other
+loan-actors deployment uses: the bench's workers join the `users` / `loans` queue groups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import plan
+from bench.data import Shape
+from bench.run import Options
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=None, help="measured seconds per scenario (10)")
+    p.add_argument("--warmup", type=float, default=None, help="warm-up seconds per scenario (2)")
+    p.add_argument("--connections", type=int, default=32, help="closed-loop connections (32)")
+    p.add_argument(
+        "--login-connections", type=int, default=None, help="connections of the login storm (16; --quick 4)"
+    )
+    p.add_argument("--rate", type=float, default=100.0, help="open-loop requests per second (100)")
+    p.add_argument(
+        "--scenarios",
+        default=None,
+        help=f"comma list of: {', '.join(plan.SCENARIOS)} (all; --quick: all but storm)",
+    )
+    p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    p.add_argument("--loans", type=int, default=None, help="seeded loans (100000; --quick 20000)")
+    p.add_argument("--customers", type=int, default=None, help="seeded customers (5000; --quick 1000)")
+    p.add_argument("--quick", action="store_true", help="everything in under 60 s: short runs, fewer rows")
+    p.add_argument("--profile", action="store_true", help="py-spy the GET path afterwards (needs py-spy)")
+    p.add_argument("--client", choices=["aiohttp", "httpx"], default=None, help="http-hop's client")
+    p.add_argument(
+        "--wait-for-quiet-machine",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="before each measurement, wait up to S s for other load on the machine to pass (60; --quick 0)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work dir (logs, data) for inspection")
+    a = p.parse_args(argv)
+    default = [n for n in plan.SCENARIOS if not (a.quick and plan.SCENARIOS[n].storm)]
+    names = tuple(n.strip() for n in (a.scenarios or ",".join(default)).split(",") if n.strip())
+    unknown = [n for n in names if n not in plan.SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenarios: {', '.join(unknown)}")
+    quick = a.quick
+    shape = Shape(
+        loans=a.loans or (20_000 if quick else 100_000),
+        customers=a.customers or (1_000 if quick else 5_000),
+    )
+    return Options(
+        duration=a.duration or (1.0 if quick else 10.0),
+        warmup=a.warmup if a.warmup is not None else (0.25 if quick else 2.0),
+        quiet_limit=10.0 if quick else 30.0,
+        machine_quiet_limit=0.0 if quick else a.wait_for_quiet_machine,
+        connections=a.connections,
+        login_connections=a.login_connections or (4 if quick else 16),
+        rate=a.rate,
+        scenarios=names,
+        loadgen=a.loadgen,
+        shape=shape,
+        quick=quick,
+        profile=a.profile,
+        client=a.client,
+        keep=a.keep,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    from bench import report
+    from bench.run import run
+
+    print(
+        f"bench: {len(opts.scenarios)} scenarios × 3 architectures, {opts.duration:g} s each, "
+        f"{opts.shape.loans:,} loans over {opts.shape.customers:,} customers",
+        flush=True,
+    )
+    outcome = run(opts)
+    text = report.render(outcome)
+    path = report.write(outcome)
+    print(text.rsplit("\n", 2)[0])  # everything but the ratios line…
+    print(f"\nwritten to {path}")
+    print(report.ratios(outcome))  # …which is the last line
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The servers (NATS, Postgres) and the three architectures under test, started side by side.
+
+Process policy, the same for every architecture: each Python server is ONE OS process with the
+product's defaults: HTTP servers on uvicorn with uvloop + httptools and no access log (as `loans
+edge` runs), workers as `loans worker` runs them, asyncpg pools of 2..10 per process that
+talks to Postgres with the reset query off, bcrypt cost 12 on 2 threads, 64 requests at once
+per worker, nothing tuned for the bench.
+
+- loan-actors: `loans edge` + `loans worker users` + `loans worker loans` + nats-server (+ Postgres)
+- direct:      bench.direct_app --mode direct (+ Postgres)
+- http-hop:    bench.http_hop (gateway) + bench.direct_app --mode service (+ Postgres)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from actors.config import Settings, to_environ
+from bench.cpu import Scope
+from bench.procs import Proc, Procs, free_port, wait_http
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ARCHS = ("loan-actors", "direct", "http-hop")
+
+
+@dataclass
+class Arch:
+    name: str
+    port: int
+    database: str
+    procs: dict[str, Proc] = field(default_factory=dict)  # role → process
+    extra_roots: dict[str, int] = field(default_factory=dict)  # e.g. nats-server, not started here
+    ready_urls: list[str] = field(default_factory=list)  # each answers 200 once the arch can serve
+
+    def scope(self, postmaster: int | None) -> Scope:
+        return Scope(roots=self.components(), postmaster=postmaster, database=self.database)
+
+    def components(self) -> dict[str, int]:
+        return {**{k: p.pid for k, p in self.procs.items()}, **self.extra_roots}
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
+    env.update(to_environ(settings))
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (str(REPO), env.get("PYTHONPATH", "")) if x)
+    return env
+
+
+def start_loan_actors(procs: Procs, settings: Settings, database: str, nats_pid: int | None) -> Arch:
+    port = free_port()
+    s = msgspec.structs.replace(settings, http_port=port)
+    env = child_env(s)
+    cli = [PY, "-m", "actors.cli"]
+    arch = Arch("loan-actors", port, database)
+    arch.procs["users-worker"] = procs.start("la-users-worker", [*cli, "worker", "users"], env, REPO)
+    arch.procs["loans-worker"] = procs.start("la-loans-worker", [*cli, "worker", "loans"], env, REPO)
+    arch.procs["edge"] = procs.start("la-edge", [*cli, "edge"], env, REPO)
+    # /ready: NATS connected and both actors answer $SRV.PING
+    arch.ready_urls = [f"http://127.0.0.1:{port}/ready"]
+    if nats_pid is not None:
+        arch.extra_roots["nats-server"] = nats_pid
+    return arch
+
+
+def start_direct(procs: Procs, settings: Settings, database: str) -> Arch:
+    port = free_port()
+    arch = Arch("direct", port, database)
+    argv = [PY, "-m", "bench.direct_app", "--port", str(port), "--mode", "direct"]
+    arch.procs["app"] = procs.start("direct", argv, child_env(settings), REPO)
+    arch.ready_urls = [f"http://127.0.0.1:{port}/health"]
+    return arch
+
+
+def start_http_hop(procs: Procs, settings: Settings, database: str, client: str | None) -> Arch:
+    port, service_port = free_port(), free_port()
+    arch = Arch("http-hop", port, database)
+    env = child_env(settings)
+    service = [PY, "-m", "bench.direct_app", "--port", str(service_port), "--mode", "service"]
+    arch.procs["service"] = procs.start("hop-service", service, env, REPO)
+    gateway = [
+        PY,
+        "-m",
+        "bench.http_hop",
+        "--port",
+        str(port),
+        "--upstream",
+        f"http://127.0.0.1:{service_port}",
+    ]
+    if client:
+        gateway += ["--client", client]
+    arch.procs["gateway"] = procs.start("hop-gateway", gateway, env, REPO)
+    arch.ready_urls = [f"http://127.0.0.1:{p}/health" for p in (service_port, port)]
+    return arch
+
+
+def wait_ready(arch: Arch, timeout: float = 90.0) -> None:
+    for url in arch.ready_urls:
+        wait_http(url, list(arch.procs.values()), timeout)
