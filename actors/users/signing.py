@@ -57,13 +57,26 @@ def load_or_create(path: Path) -> SigningKey:
             pass
         finally:
             tmp.unlink()
+    key = _read_key(path)
+    kid, jwk = _public_jwk(key)
+    # Keys retired by a rotation stay published (verification only) while their tokens live:
+    # `<key dir>/previous/*.pem`, removed once the longest token lifetime has passed.
+    retired = [_public_jwk(_read_key(p))[1] for p in sorted((path.parent / "previous").glob("*.pem"))]
+    keys = [jwk, *(r for r in retired if r["kid"] != kid)]
+    return SigningKey(private_key=key, kid=kid, jwks=json.dumps({"keys": keys}).encode())
+
+
+def _read_key(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def _public_jwk(key: Ed25519PrivateKey) -> tuple[str, dict[str, str]]:
     public = json.loads(OKPAlgorithm.to_jwk(key.public_key()))
     kid = _thumbprint(public)
-    jwk = {**public, "kid": kid, "alg": ALGORITHM, "use": "sig"}
-    return SigningKey(private_key=key, kid=kid, jwks=json.dumps({"keys": [jwk]}).encode())
+    return kid, {**public, "kid": kid, "alg": ALGORITHM, "use": "sig"}
 
 
 def _thumbprint(jwk: dict[str, str]) -> str:

@@ -60,3 +60,24 @@ async def test_a_tampered_copy_of_a_remembered_token_is_refused(tmp_path: Path) 
     ).decode()
     with pytest.raises(Unauthenticated):
         await verifier.verify(f"{head}.{forged}.{signature}")
+
+
+async def test_a_rotated_key_keeps_verifying_its_tokens_while_new_ones_use_the_new_key(
+    tmp_path: Path,
+) -> None:
+    """Rotation: the old key moves to previous/, a new key signs; both kids are in the JWKS."""
+    old = load_or_create(tmp_path / "ed25519.pem")
+    old_token = old.issue(uuid.uuid4(), "customer", 60)
+    (tmp_path / "previous").mkdir()
+    (tmp_path / "ed25519.pem").rename(tmp_path / "previous" / "2026-11.pem")
+    new = load_or_create(tmp_path / "ed25519.pem")
+    assert new.kid != old.kid
+
+    async def jwks() -> bytes:
+        return new.jwks
+
+    verifier = TokenVerifier(jwks)
+    verifier.load(new.jwks)
+    assert (await verifier.verify(old_token)).role == "customer"
+    assert (await verifier.verify(new.issue(uuid.uuid4(), "agent", 60))).role == "agent"
+    assert jwt.get_unverified_header(new.issue(uuid.uuid4(), "agent", 60))["kid"] == new.kid
