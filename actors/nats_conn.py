@@ -12,7 +12,8 @@ async def connect(settings: Settings, name: str) -> Client:
     # Keep trying for ever (a worker has nothing better to do), but buffer little while
     # disconnected so callers fail fast instead of blocking for minutes.
     return await nats.connect(
-        settings.require_nats_url(),
+        # several servers of a cluster: LOANS_NATS_URL=nats://a:4222,nats://b:4222
+        [url.strip() for url in settings.require_nats_url().split(",") if url.strip()],
         name=name,
         connect_timeout=2,
         reconnect_time_wait=0.5,

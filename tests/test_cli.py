@@ -115,3 +115,18 @@ async def test_each_actor_role_is_confined_to_its_own_schema(settings: Settings)
                 await con.execute(f"CREATE TABLE {other}.intruder (id int)")
         finally:
             await con.close()
+
+
+async def test_a_comma_separated_nats_url_names_several_servers(settings: Settings) -> None:
+    """One of them unreachable: the connection uses the one that answers."""
+    import msgspec
+
+    from actors.embedded import free_port
+    from actors.nats_conn import connect
+
+    both = f"nats://127.0.0.1:{free_port()},{settings.require_nats_url()}"
+    nc = await connect(msgspec.structs.replace(settings, nats_url=both), "test")
+    try:
+        assert nc.is_connected
+    finally:
+        await nc.close()
