@@ -22,7 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import Span
 
 from actors.config import Settings
-from actors.db import Conn
+from actors.db import DB_DOWN, Conn
 from actors.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
 from otel import spans
 from otel.setup import enabled as tracing
@@ -146,17 +146,33 @@ class Consumer(Generic[S]):
         with spans.event_processed(msg.subject, self.sub.durable, str(envelope.id), msg.headers) as span:
             await self._apply(msg, envelope, span)
 
+    async def _effect(self, envelope: Envelope) -> bool:
+        """Apply the event with its inbox row in one transaction; False if it was applied before."""
+        async with self.pool.acquire() as con, con.transaction():
+            fresh = await con.fetchval(
+                f"""INSERT INTO {self.schema}.inbox (event_id, consumer) VALUES ($1, $2)
+                    ON CONFLICT (event_id) DO NOTHING RETURNING true""",
+                envelope.id,
+                self.sub.durable,
+            )
+            if fresh:
+                await self.sub.handler(envelope, con, self.state)
+        return bool(fresh)
+
     async def _apply(self, msg: Msg, envelope: Envelope, span: Span | None) -> None:
+        pause = 0.2
         try:
-            async with self.pool.acquire() as con, con.transaction():
-                fresh = await con.fetchval(
-                    f"""INSERT INTO {self.schema}.inbox (event_id, consumer) VALUES ($1, $2)
-                        ON CONFLICT (event_id) DO NOTHING RETURNING true""",
-                    envelope.id,
-                    self.sub.durable,
-                )
-                if fresh:
-                    await self.sub.handler(envelope, con, self.state)
+            while True:
+                try:
+                    fresh = await self._effect(envelope)
+                    break
+                except DB_DOWN as exc:
+                    # Not the event's fault: wait here, keeping the delivery alive, rather than
+                    # let a long database outage use up max_deliver and dead-letter good events.
+                    log.warning("consumer %s: database unavailable (%r); waiting", self.sub.durable, exc)
+                    await msg.in_progress()
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 5.0)
         except Exception as exc:
             delivered = msg.metadata.num_delivered
             if span is not None:

@@ -14,6 +14,18 @@ from actors.config import Settings
 from otel import spans
 from otel.setup import enabled as tracing
 
+# The errors that mean "the database is not reachable right now", not "this request is wrong".
+DB_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    # a server that ends the session mid-query (a restart): MagicStack/asyncpg#1069
+    asyncpg.InternalClientError,
+)
+
 # What handlers get from `pool.acquire()`: a proxy that behaves as a connection.
 Conn = asyncpg.Connection | PoolConnectionProxy
 

@@ -28,6 +28,7 @@ from opentelemetry.trace import Span
 
 from actors.config import Settings
 from actors.consumers import EventHandler, EventSubscription
+from actors.db import DB_DOWN
 from actors.errors import (
     ActorError,
     BadRequest,
@@ -51,16 +52,6 @@ DEADLINE_HEADER = "Loans-Deadline"
 ROLES_ANY_USER = frozenset({"customer", "agent", "admin"})
 
 _encoder = msgspec.json.Encoder()
-_DB_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.InterfaceError,
-    asyncpg.TooManyConnectionsError,
-    # a server that ends the session mid-query (a restart): MagicStack/asyncpg#1069
-    asyncpg.InternalClientError,
-)
 
 
 @dataclass(slots=True)
@@ -249,7 +240,7 @@ class ServingActor(Generic[S]):
             if span is not None:
                 spans.failed(span, 504, exc, error)
             await _respond_error(self.nc, msg, DeadlineExceeded("the request ran past its deadline"))
-        except _DB_DOWN as exc:
+        except DB_DOWN as exc:
             error = f"database unavailable: {type(exc).__name__}"
             log.warning("%s: database unavailable: %r", route.subject, exc)
             if span is not None:

@@ -220,3 +220,33 @@ async def test_events_tail_prints_events_as_they_flow(settings: Settings, nc: Cl
     out, _ = await asyncio.to_thread(tail.communicate, timeout=20)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert any(line["id"] == str(event.id) for line in lines)
+
+
+async def test_a_database_outage_does_not_use_up_max_deliver(
+    settings: Settings, nc: Client, users_worker: ServingActor[Any]
+) -> None:
+    """While the database is unreachable the consumer waits with the delivery in hand: the event is
+    applied once it is back, after more failures than max_deliver, and never dead-lettered."""
+    quick = msgspec.structs.replace(settings, event_max_deliver=2)
+    kind = f"tests.dbdown{uuid.uuid4().hex[:8]}"
+    failures = {"left": 5}
+    applied: list[uuid.UUID] = []
+
+    async def effect(event: Envelope, con: asyncpg.Connection, state: None) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionRefusedError("database down")
+        applied.append(event.id)
+
+    sub = EventSubscription(durable=f"test-{kind.replace('.', '-')}", pattern=kind, handler=effect)
+    js = nc.jetstream()
+    consumer = Consumer(sub, "users", quick, js, users_worker.pool, None)
+    await consumer.start()
+    try:
+        event = _event(kind)
+        await _publish(nc, settings, event)
+        await eventually(lambda: _true(applied == [event.id]), within=20)
+        assert failures["left"] == 0
+        assert not any(d.event_id == event.id for d in await dead_letters(js, settings))
+    finally:
+        await consumer.stop()
