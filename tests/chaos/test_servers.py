@@ -7,11 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from actors.runtime import _DB_DOWN
 from tests.chaos.harness import (
     Load,
     cast,
@@ -129,19 +127,13 @@ async def test_postgres_restarted_under_load_is_503_meanwhile_and_recovers_witho
             dead_letters=dlq,
         )
         assert all(p.poll() is None and p.pid == pids[name] for name, p in sys.processes.items())
-        assert down and all(o.status in (500, 503) for o in down)  # 503 meanwhile (500: see below)
-        assert all(o.status in (200, 201, 500, 503) for o in load.outcomes)  # never another, nor a hang
+        assert down and all(o.status == 503 for o in down)  # 503 meanwhile
+        assert all(o.status in (200, 201, 503) for o in load.outcomes)  # never another, nor a hang
         assert recovery(load, back_at) <= RECOVERY_BOUND
         assert sum(1 for o in load.outcomes if o.at > back_at + RECOVERY_BOUND) > 50
         assert duplicates == 0
         assert events.lost == 0 and events.unpublished == 0 and dlq == 0
+        # a 500 here was asyncpg's InternalClientError when the server ends a session mid-query
+        # (MagicStack/asyncpg#1069): actors/db.DB_DOWN counts it as "database unavailable" now
         internal = sum(1 for o in load.outcomes if o.status == 500)
-        if internal and asyncpg.InternalClientError not in _DB_DOWN:
-            # asyncpg raises InternalClientError ("cannot switch to state 12; another operation is
-            # in progress") when the server ends a session mid-query (MagicStack/asyncpg#1069), and
-            # the runtime answers an exception it does not know with 500. The fix is one line in
-            # actors/runtime.py (add it to _DB_DOWN); until then this test says so instead of failing.
-            pytest.xfail(
-                f"{internal} request(s) answered 500: asyncpg.InternalClientError is not in _DB_DOWN"
-            )
         assert internal == 0
