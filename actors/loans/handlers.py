@@ -272,14 +272,5 @@ for _event_type, _data_type in m.EVENTS.items():
 @actor.on_event("loans-parties", "users.>")
 async def track_party(event: Envelope, con: Conn, state: LoansState) -> None:
     """Every user event updates the read model of customers and agents (newer versions only)."""
-    user = data_as(event, UserChanged)
-    party = parties.Party(
-        id=user.id,
-        role=user.role,
-        status=user.status,
-        email=user.email,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        deleted=user.deleted,
-    )
+    party = parties.party_of(data_as(event, UserChanged))
     await parties.remember(con, party, event.version)

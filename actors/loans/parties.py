@@ -20,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from actors.db import Conn
 from actors.errors import Forbidden, Unavailable
 from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, Context
-from actors.users.messages import UserRecord
+from actors.users.messages import UserChanged, UserRecord
 from otel.propagation import inject
 
 _decode_user = msgspec.json.Decoder(UserRecord).decode
@@ -52,6 +52,19 @@ class Party(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.first_name} {self.last_name}"
 
 
+def party_of(user: UserRecord | UserChanged) -> Party:
+    """The read model's view of a user, from a users.get answer or a users.* event."""
+    return Party(
+        id=user.id,
+        role=user.role,
+        status=user.status,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        deleted=user.deleted,
+    )
+
+
 async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None:
     await con.execute(
         upsert_party,
@@ -78,15 +91,7 @@ async def find(ctx: Context[Any], user_id: UUID, *, fresh: bool = False) -> Part
     record = await _ask_users(ctx, user_id)
     if record is None:
         return None
-    party = Party(
-        id=record.id,
-        role=record.role,
-        status=record.status,
-        email=record.email,
-        first_name=record.first_name,
-        last_name=record.last_name,
-        deleted=record.deleted,
-    )
+    party = party_of(record)
     await remember(ctx.pool, party, record.version)
     return party
 
