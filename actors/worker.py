@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -21,6 +22,7 @@ from actors.runtime import Actor, ServingActor
 from actors.tokens import TokenVerifier
 
 log = logging.getLogger("actors.worker")
+STEP_SECONDS = 5.0  # at most this for each step of a stop after the requests' drain
 Builder = Callable[[Settings, Client], Awaitable[tuple[Actor[Any], Any, TokenVerifier]]]
 
 
@@ -39,21 +41,37 @@ def builder_for(name: str) -> Builder:
 async def start_actor(name: str, settings: Settings, stack: AsyncExitStack) -> ServingActor[Any]:
     """Connect and start serving; everything opened is closed by `stack`, drained first."""
     nc = await connect(settings, f"{name}-worker")
-    stack.push_async_callback(nc.drain)
+    stack.push_async_callback(_step, "NATS connection drained", nc.drain, STEP_SECONDS)
     pool = await create_pool(settings, name)
-    stack.push_async_callback(pool.close)
+    stack.push_async_callback(_step, "pool closed", pool.close, STEP_SECONDS)
     actor, state, verifier = await builder_for(name)(settings, nc)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     for consumer in consumers_for(actor.subscriptions, name, settings, js, pool, state):
         await consumer.start()
-        stack.push_async_callback(consumer.stop)
+        stopped = f"consumer {consumer.sub.durable} stopped"
+        stack.push_async_callback(_step, stopped, consumer.stop, STEP_SECONDS)
     relay = OutboxRelay(settings, name, pool, js)
     await relay.start()
-    stack.push_async_callback(relay.stop)  # after the drain: flushes what the last requests wrote
+    # after the drain: flushes what the last requests wrote
+    stack.push_async_callback(_step, "outbox flushed", relay.stop, STEP_SECONDS)
     serving = await actor.serve(nc=nc, pool=pool, state=state, settings=settings, verifier=verifier)
-    stack.push_async_callback(serving.drain)
+    stack.push_async_callback(_step, "requests drained", serving.drain, settings.drain_timeout + 1.0)
     return serving
+
+
+async def _step(what: str, stop: Callable[[], Awaitable[Any]], seconds: float) -> None:
+    """One step of a worker's stop, bounded: a step that hangs must not keep the worker from exiting."""
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(stop(), seconds)
+    except TimeoutError:
+        log.warning("stop: gave up waiting after %.0f s until %s", seconds, what)
+        return
+    except Exception:
+        log.warning("stop: failed before %s", what, exc_info=True)
+        return
+    log.info("stop: %s in %.2f s", what, time.monotonic() - started)
 
 
 async def run_worker(name: str, settings: Settings) -> None:
@@ -66,3 +84,4 @@ async def run_worker(name: str, settings: Settings) -> None:
         log.info("%s worker %s serving %d subjects", name, serving.micro.id, len(serving.actor.routes))
         await stop.wait()
         log.info("%s worker %s draining", name, serving.micro.id)
+    log.info("%s worker stopped", name)

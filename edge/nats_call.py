@@ -22,7 +22,7 @@ from opentelemetry.trace import Span
 
 from actors.errors import ActorError, DeadlineExceeded, Unavailable
 from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
-from edge.breaker import Breaker, Breakers
+from edge.breaker import Breaker, Breakers, State
 from edge.errors import CircuitOpen, error_from_reply
 from edge.metrics import EdgeMetrics
 from edge.retry import NO_RETRY, RetryPolicy
@@ -96,12 +96,18 @@ class Bus:
                 self._observe(subject, "circuit_open", 0.0)
                 raise last_error or CircuitOpen(max(1, math.ceil(breaker.retry_after())))
             per_try = min(cap, deadline - time.monotonic())
-            outcome, error, data = await self._attempt(subject, payload, headers, per_try, breaker, slow)
+            sent_at = breaker.now() if breaker is not None else 0.0
+            outcome, error, data = await self._attempt(subject, payload, headers, per_try, breaker)
             if error is None:
+                if breaker is not None:
+                    breaker.success()
                 return data
-            last_error = error
             pause = policy.pause(attempt)
-            if not policy.should_retry(outcome, attempt, deadline - time.monotonic() - pause):
+            again = policy.should_retry(outcome, attempt, deadline - time.monotonic() - pause)
+            if breaker is not None:
+                _judge(breaker, outcome, sent_at, slow=slow, retrying=again)
+            last_error = error
+            if not again:
                 raise error
             if self.metrics is not None:
                 self.metrics.retried(subject, outcome)
@@ -114,30 +120,23 @@ class Bus:
         headers: Mapping[str, str] | None,
         timeout: float,
         breaker: Breaker | None,
-        slow: bool = False,
     ) -> tuple[str, ActorError | None, bytes]:
         sent = {**(headers or {}), DEADLINE_HEADER: str(int((time.time() + timeout) * 1000))}
         # With tracing on, the client span's context replaces a traceparent forwarded from the
         # HTTP client (the edge's server span has continued that trace already).
         span = spans.nats_client(subject, sent) if tracing() else None
-        sent_at = breaker.now() if breaker is not None else 0.0
         started = time.perf_counter()
         outcome, error, data = "cancelled", None, b""
         try:
             outcome, error, data = await self._exchange(subject, payload, sent, timeout)
+        except BaseException:
+            if breaker is not None:
+                breaker.release()  # cancelled: no verdict, and the probe slot is free again
+            raise
         finally:
             self._observe(subject, outcome, time.perf_counter() - started)
             if span is not None:
                 _finish(span, outcome, error)
-            if breaker is not None:
-                if outcome in _SUBJECT_FAILED and not (slow and outcome in _BUSY):
-                    breaker.failure(sent_at)
-                elif outcome in _BUSY:
-                    breaker.release()
-                elif outcome in _NO_VERDICT:
-                    breaker.release()
-                else:
-                    breaker.success()
         return outcome, error, data
 
     def _observe(self, subject: str, outcome: str, seconds: float) -> None:
@@ -177,6 +176,27 @@ class Bus:
         except (NatsError, TimeoutError):
             return False
         return True
+
+
+def _judge(breaker: Breaker, outcome: str, sent_at: float, *, slow: bool, retrying: bool) -> None:
+    """Tell the subject's breaker what one attempt, sent at `sent_at`, says about the subject.
+
+    No responders says at once that nobody serves the subject. A timeout says less: one replica
+    may have died with the request. While the circuit is closed, a timed-out attempt that is
+    about to be retried says nothing yet; the retry, which NATS hands to another replica, tells.
+    Without this, a replica frozen under a closed-loop load (every client ends up waiting on it)
+    times out five requests sent after the last success and opens a circuit that its twin serves
+    (tests/chaos/test_workers.py).
+    """
+    if outcome in _SUBJECT_FAILED and not (slow and outcome in _BUSY):
+        if retrying and outcome in _BUSY and breaker.state is State.CLOSED:
+            breaker.release()
+        else:
+            breaker.failure(sent_at)
+    elif outcome in _BUSY or outcome in _NO_VERDICT:
+        breaker.release()
+    else:
+        breaker.success()  # any reply, an error reply too: the subject is served
 
 
 def _finish(span: Span, outcome: str, error: ActorError | None) -> None:

@@ -396,3 +396,30 @@ async def test_timeouts_of_a_slow_subject_do_not_open_its_circuit(nc: Client) ->
         assert bus.breakers[name].state is State.OPEN  # the same timeouts on an ordinary subject
     finally:
         await sub.unsubscribe()
+
+
+async def test_timeouts_that_a_retry_recovers_on_another_replica_do_not_open_the_circuit(nc: Client) -> None:
+    """A replica frozen with every in-flight request on it (a closed-loop load ends up there): each
+    first attempt times out, its retry is answered by the twin. The subject is served, so the
+    circuit stays closed; only requests that fail for good count against it."""
+    name, seen = subject(), set()
+
+    async def worker(msg: Msg) -> None:
+        key = (msg.headers or {})["Idempotency-Key"]
+        if key not in seen:  # the first attempt went to the frozen replica
+            seen.add(key)
+            return
+        await nc.publish(msg.reply, b"{}")
+
+    sub = await nc.subscribe(name, queue="q", cb=worker)
+    bus, metrics = bus_for(nc, attempts=2, attempt_timeout=0.2, timeout=1.0, failures=2)
+    try:
+        answers = await asyncio.gather(
+            *(bus.request(name, b"{}", {"Idempotency-Key": f"k-{i}"}, retry_safe=True) for i in range(6))
+        )
+    finally:
+        await sub.unsubscribe()
+    assert answers == [b"{}"] * 6
+    assert sample(metrics, "loans_edge_nats_retries", "_total", subject=name, outcome="timeout") == 6
+    assert bus.breakers[name].state is State.CLOSED
+
