@@ -58,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Event subjects are `<events_prefix>.<actor>.<entity>.<verb>`; another prefix gives another
     # stream, so test runs sharing one NATS server never see each other's events.
     events_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")] = "events"
+    # Copies of the events streams kept by a NATS cluster (3 on a three-node cluster: any one node
+    # may go down; deploy/nats-cluster.conf). One server holds one copy.
+    events_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
     event_max_deliver: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
     event_ack_wait: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     outbox_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 2.0

@@ -99,11 +99,13 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
             subjects=[f"{settings.events_prefix}.>"],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW,
+            num_replicas=settings.events_replicas,
         ),
         StreamConfig(
             name=settings.dlq_stream,
             subjects=[f"dlq.{settings.events_prefix}.>"],
             storage=StorageType.FILE,
+            num_replicas=settings.events_replicas,
         ),
     ):
         try:

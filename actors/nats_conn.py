@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
-import nats
+import logging
+
 from nats.aio.client import Client
 
 from actors.config import Settings
+
+log = logging.getLogger("actors.nats")
 
 
 async def connect(settings: Settings, name: str) -> Client:
     # Keep trying for ever (a worker has nothing better to do), but buffer little while
     # disconnected so callers fail fast instead of blocking for minutes.
-    return await nats.connect(
+    nc = Client()
+
+    async def disconnected() -> None:
+        if not (nc.is_closed or nc.is_draining):  # nats-py calls this on a close too
+            log.warning("NATS connection lost; reconnecting")
+
+    async def reconnected() -> None:
+        log.warning("NATS reconnected to %s", server_of(nc))
+
+    await nc.connect(
         # several servers of a cluster: LOANS_NATS_URL=nats://a:4222,nats://b:4222
         [url.strip() for url in settings.require_nats_url().split(",") if url.strip()],
         name=name,
         connect_timeout=2,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int; a float works (asyncio.sleep)
         max_reconnect_attempts=-1,
         pending_size=8 * 1024 * 1024,
         allow_reconnect=True,
         user=settings.nats_user,
         password=settings.nats_password,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
     )
+    return nc
+
+
+def server_of(nc: Client | None) -> str | None:
+    """host:port of the NATS server (which node of a cluster) `nc` is connected to, if it is."""
+    url = nc.connected_url if nc is not None and nc.is_connected else None
+    return f"{url.hostname}:{url.port}" if url is not None else None

@@ -21,6 +21,7 @@ from nats.errors import NoRespondersError
 from opentelemetry.trace import Span
 
 from actors.errors import ActorError, DeadlineExceeded, Unavailable
+from actors.nats_conn import server_of
 from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
 from edge.breaker import Breaker, Breakers, State
 from edge.errors import CircuitOpen, error_from_reply
@@ -62,6 +63,11 @@ class Bus:
     @property
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
+
+    @property
+    def server(self) -> str | None:
+        """host:port of the NATS server this edge is connected to (which node, in a cluster)."""
+        return server_of(self.nc)
 
     async def request(
         self,

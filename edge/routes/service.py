@@ -25,6 +25,7 @@ class Health(msgspec.Struct, frozen=True):
 class Readiness(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str
     missing: list[str] = []
+    nats_server: str | None = None  # host:port of the NATS server (cluster node) this edge is on
 
 
 async def health() -> Health:
@@ -40,9 +41,10 @@ async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
     else:
         answers = await asyncio.gather(*(bus.ping(actor) for actor in READY_ACTORS))
         missing = [actor for actor, ok in zip(READY_ACTORS, answers, strict=True) if not ok]
+    server = bus.server
     if missing:
-        return Response(Readiness(status="unavailable", missing=missing), status_code=503)
-    return Response(Readiness(status="ready"), status_code=200)
+        return Response(Readiness(status="unavailable", missing=missing, nats_server=server), status_code=503)
+    return Response(Readiness(status="ready", nats_server=server), status_code=200)
 
 
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:

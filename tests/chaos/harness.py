@@ -31,6 +31,8 @@ from actors.embedded import FAST_SETTINGS, EmbeddedNats, EmbeddedPostgres, free_
 from actors.migrate import ACTORS, migrate
 from actors.users.service import key_path
 from actors.users.signing import load_or_create
+from tests.chaos.cluster import PASSWORDS as CLUSTER_PASSWORDS
+from tests.chaos.cluster import NatsCluster
 from tests.conftest import _create_database, _drop_database, _with_database
 from tests.people import Person, admin, agent, signup
 from tests.processes import LOANS, env_for
@@ -51,16 +53,26 @@ def report(name: str, **figures: Any) -> None:
 class System:
     settings: Settings
     admin_url: str  # superuser on this system's database: reads both schemas
-    nats: EmbeddedNats
+    nats: EmbeddedNats | None  # None on a cluster (tests/chaos/cluster.py)
     logs: Path
     http_url: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     postgres: EmbeddedPostgres | None = None
+    nats_passwords: dict[str, str] | None = None  # each component its own NATS user, if set
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        component = args[0] if args[0] == "edge" else args[1]
+        credentials = {}
+        if self.nats_passwords is not None:
+            password = self.nats_passwords[component]
+            credentials = {"LOANS_NATS_USER": component, "LOANS_NATS_PASSWORD": password}
         with (self.logs / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(
-                [*LOANS, *args], env=env_for(self.settings), stdout=log, stderr=log, start_new_session=True
+                [*LOANS, *args],
+                env=env_for(self.settings, **credentials),
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         self.processes[name] = process
         return process
@@ -83,6 +95,7 @@ class System:
                 process.wait()
 
     def restart_nats(self, down_for: float = 0.0) -> None:
+        assert self.nats is not None, "a cluster's nodes are killed one by one (NatsCluster.kill)"
         port = int(self.settings.require_nats_url().rsplit(":", 1)[1])
         self.nats.stop()
         time.sleep(down_for)
@@ -108,13 +121,24 @@ class System:
 
 @asynccontextmanager
 async def system(
-    tmp: Path, server_urls: tuple[str, str] | None, *, loans_workers: int = 2, own_postgres: bool = False
+    tmp: Path,
+    server_urls: tuple[str, str] | None,
+    *,
+    users_workers: int = 1,
+    loans_workers: int = 2,
+    own_postgres: bool = False,
+    cluster: NatsCluster | None = None,
 ) -> AsyncIterator[System]:
-    """Migrated and running: one users worker, `loans_workers` loans workers, the edge."""
+    """Migrated and running: `users_workers` users workers, `loans_workers` loans workers, the edge;
+    on a NATS server of its own, or on `cluster` (started) with events kept on three nodes."""
     logs = tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    nats_server = EmbeddedNats(tmp / "nats")
-    nats_url = nats_server.start()
+    nats_server = None
+    if cluster is None:
+        nats_server = EmbeddedNats(tmp / "nats")
+        nats_url = nats_server.start()
+    else:
+        nats_url = cluster.urls
     postgres = None
     try:
         if own_postgres or server_urls is None:
@@ -136,14 +160,18 @@ async def system(
             drain_timeout=5.0,
             event_ack_wait=2.0,  # a killed worker's unacknowledged events come back soon
             outbox_poll_seconds=0.5,
+            events_replicas=1 if cluster is None else len(cluster.nodes),
         )
         await _create_database(server_admin, database)
         sys = System(settings, _with_database(server_admin, database), nats_server, logs, postgres=postgres)
+        if cluster is not None:
+            sys.nats_passwords = CLUSTER_PASSWORDS
         sys.http_url = f"http://127.0.0.1:{settings.http_port}"
         try:
             await migrate(settings)
             load_or_create(key_path(settings))  # before the workers, as `loans up` does
-            sys.start_worker("users-1", "users")
+            for i in range(1, users_workers + 1):
+                sys.start_worker(f"users-{i}", "users")
             for i in range(1, loans_workers + 1):
                 sys.start_worker(f"loans-{i}", "loans")
             sys.start_edge()
@@ -155,7 +183,8 @@ async def system(
                 sys.postgres.start()  # stopped by the test: back up, to drop what it made
             await _drop_database(server_admin, database, [settings.role_for(a) for a in ACTORS])
     finally:
-        nats_server.stop()
+        if nats_server is not None:
+            nats_server.stop()
         if postgres is not None:
             postgres.stop()
 

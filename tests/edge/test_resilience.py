@@ -423,3 +423,11 @@ async def test_timeouts_that_a_retry_recovers_on_another_replica_do_not_open_the
     assert sample(metrics, "loans_edge_nats_retries", "_total", subject=name, outcome="timeout") == 6
     assert bus.breakers[name].state is State.CLOSED
 
+
+async def test_ready_names_the_nats_server_the_edge_is_on(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """In a cluster, which node an edge is connected to (tests/chaos/test_cluster.py kills that one)."""
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["nats_server"] == settings.require_nats_url().removeprefix("nats://")

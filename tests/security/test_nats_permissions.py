@@ -27,6 +27,7 @@ from tests.people import PASSWORD, new_email
 
 pytestmark = pytest.mark.anyio
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-server.conf"
+AUTHORIZATION = CONF.with_name("nats-authorization.conf")
 PASSWORDS = {name: uuid.uuid4().hex for name in ("edge", "users", "loans", "tools")}
 
 
@@ -39,6 +40,7 @@ def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conf.write_text(
         CONF.read_text().replace('store_dir: "/var/lib/loan-actors/nats"', f'store_dir: "{store}"')
     )
+    (store / AUTHORIZATION.name).write_text(AUTHORIZATION.read_text())  # included beside it
     env = {**os.environ, **{f"LOANS_NATS_{k.upper()}_PASSWORD": v for k, v in PASSWORDS.items()}}
     process = subprocess.Popen(
         [EmbeddedNats.binary(), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)],
