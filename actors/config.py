@@ -64,6 +64,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     event_max_deliver: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
     event_ack_wait: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     outbox_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 2.0
+    # How often a worker deletes its schema's expired idempotency answers (they live 24 hours).
+    idempotency_sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 600.0
 
     @property
     def data_path(self) -> Path:

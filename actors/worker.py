@@ -19,6 +19,7 @@ from actors.events import ensure_streams
 from actors.nats_conn import connect
 from actors.outbox import OutboxRelay
 from actors.runtime import Actor, ServingActor
+from actors.sweeper import Sweeper
 from actors.tokens import TokenVerifier
 
 log = logging.getLogger("actors.worker")
@@ -44,6 +45,9 @@ async def start_actor(name: str, settings: Settings, stack: AsyncExitStack) -> S
     stack.push_async_callback(_step, "NATS connection drained", nc.drain, STEP_SECONDS)
     pool = await create_pool(settings, name)
     stack.push_async_callback(_step, "pool closed", pool.close, STEP_SECONDS)
+    sweeper = Sweeper(pool, name, settings.idempotency_sweep_seconds)
+    await sweeper.start()
+    stack.push_async_callback(_step, "sweeper stopped", sweeper.stop, STEP_SECONDS)
     actor, state, verifier = await builder_for(name)(settings, nc)
     js = nc.jetstream()
     await ensure_streams(js, settings)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from actors.config import Settings
+from actors.sweeper import sweep_idempotency
 from tests.conftest import role_dsn
 from tests.people import PASSWORD, Cast, new_email
 
@@ -121,3 +122,36 @@ async def test_a_malformed_key_is_400_and_writes_nothing(client: httpx.AsyncClie
         assert answer.status_code == 400
     login = await client.post("/api/user/login", json={"email": body["email"], "password": PASSWORD})
     assert login.status_code == 401
+
+
+async def test_the_sweep_deletes_expired_answers_and_keeps_live_ones(
+    client: httpx.AsyncClient, people: Cast, settings: Settings
+) -> None:
+    """A key whose answer has expired is deleted by a worker's sweep; a fresh one stays and still
+    replays. Other tests' rows share the table, so the check is on this test's own keys."""
+    url, body = (
+        "/api/loan/customer-loan",
+        {"customer_id": people.customer.id, "principal": 21000, "months": 6},
+    )
+    old, live = key(), key()
+    first = await client.post(url, json=body, headers={**people.agent.headers, **old})
+    second = await client.post(url, json=body, headers={**people.agent.headers, **live})
+    pool = await asyncpg.create_pool(role_dsn(settings, "loans"), min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        await pool.execute(
+            "UPDATE loans.idempotency SET expires_at = now() - interval '1 second' WHERE key = $1",
+            old["Idempotency-Key"],
+        )
+        deleted = await sweep_idempotency(pool, "loans")
+        left = await pool.fetch(
+            "SELECT key FROM loans.idempotency WHERE key = ANY($1::text[])",
+            [old["Idempotency-Key"], live["Idempotency-Key"]],
+        )
+    finally:
+        await pool.close()
+    assert deleted >= 1
+    assert [r["key"] for r in left] == [live["Idempotency-Key"]]
+    replay = await client.post(url, json=body, headers={**people.agent.headers, **live})
+    assert replay.status_code == 201 and replay.json()["data"]["id"] == second.json()["data"]["id"]
+    assert first.json()["data"]["id"] != second.json()["data"]["id"]
