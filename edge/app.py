@@ -8,6 +8,7 @@ import logging
 import math
 import signal
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 from litestar import Litestar
@@ -19,6 +20,7 @@ from actors.nats_conn import connect
 from edge.auth import preload_jwks
 from edge.context import Edge
 from edge.errors import exception_to_http_response
+from edge.fastpath import FastPath
 from edge.openapi import openapi_config
 from edge.routes import loans, service, users
 from edge.telemetry import telemetry_middleware
@@ -55,7 +57,7 @@ def create_app(
             if nc is None and edge.bus.nc is not None:
                 await _drain(edge.bus.nc)
 
-    return Litestar(
+    app = EdgeApp(
         route_handlers=[*users.handlers(), *loans.handlers(), *service.handlers()],
         lifespan=[lifespan],
         state=State({"edge": edge}),
@@ -65,6 +67,19 @@ def create_app(
         openapi_config=openapi_config(),
         logging_config=None,  # Litestar's default would replace the process's JSON log handler
     )
+    app.fast = FastPath(edge, [*users.FORWARDED, *loans.FORWARDED])
+    return app
+
+
+class EdgeApp(Litestar):
+    """Litestar, with the forwarded routes answered in front of it (edge/fastpath.py)."""
+
+    fast: FastPath | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast is not None and await self.fast.serve(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def _warm_up(edge: Edge, settings: Settings, *, own_connection: bool) -> None:

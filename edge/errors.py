@@ -93,13 +93,18 @@ def error_response(
     details: Any = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response[bytes]:
-    body = ErrorEnvelope(success=False, message=message, error=ErrorInfo(code=code, details=details))
     return Response(
-        content=msgspec.json.encode(body),
+        content=error_body(code, message, details),
         media_type=MediaType.JSON,
         status_code=status,
         headers=dict(headers) if headers else None,
     )
+
+
+def error_body(code: str, message: str, details: Any = None) -> bytes:
+    """The error envelope's bytes."""
+    body = ErrorEnvelope(success=False, message=message, error=ErrorInfo(code=code, details=details))
+    return msgspec.json.encode(body)
 
 
 def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

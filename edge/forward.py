@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.handlers import HTTPRouteHandler
 
-from edge.context import edge_of
+from edge.context import Edge, edge_of
 from edge.endpoint import Endpoint
 from edge.errors import RateLimited
 from edge.openapi import docs_for
@@ -20,41 +21,57 @@ from edge.openapi import docs_for
 # the NATS client span's context replaces them (edge/nats_call.py), continuing the same trace.
 KEY_HEADER = "Idempotency-Key"
 FORWARDED_HEADERS = ("Authorization", KEY_HEADER, "traceparent", "tracestate")
+_FORWARDED = tuple((name, name.lower()) for name in FORWARDED_HEADERS)
 
 
 async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[bytes]:
     """Answer `request` by asking `ep.subject`; failures raise and become the error envelope."""
     edge = edge_of(request)
+    body = await request.body() if ep.has_body else b""
+    client = request.client.host if request.client else ""
+    reply = await ask(edge, ep, client, request.headers, request.path_params, request.query_params, body)
+    return Response(content=reply, media_type=MediaType.JSON, status_code=ep.status)
+
+
+async def ask(
+    edge: Edge,
+    ep: Endpoint,
+    client: str,
+    headers: Mapping[str, str],
+    path: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+) -> bytes:
+    """The success body for one call of `ep`, from what the HTTP request carried; failures raise.
+
+    `headers` is looked up by lower-case names (Litestar's are case-insensitive; the fast path's
+    are lower-case already); `client` is the peer address.
+    """
     if edge.requests is not None:
         # The peer address, not X-Forwarded-For: a client could write any address there.
-        wait = edge.requests.take(request.client.host if request.client else "")
+        wait = edge.requests.take(client)
         if wait is not None:
             raise RateLimited("too many requests; try again later", retry_after=wait)
     if not ep.public:
         # A bad token stops here (401), without reaching the actor; roles are the actor's business.
-        await edge.verifier.verify_header(request.headers.get("Authorization"))
-    body = await request.body() if ep.has_body else b""
-    payload = ep.payload(request.path_params, request.query_params, body)
-    headers = forwarded_headers(request)
-    if ep.method != "GET" and KEY_HEADER not in headers:
+        await edge.verifier.verify_header(headers.get("authorization"))
+    payload = ep.payload(path, query, body)
+    sent = {name: value for name, key in _FORWARDED if (value := headers.get(key))}
+    if ep.method != "GET" and KEY_HEADER not in sent:
         # A write the client sent without a key gets one here, before the first attempt: if that
         # attempt's reply is lost, the retry is then answered with the first result (the actor
         # stores it with the write) and never makes a second loan or user.
-        headers[KEY_HEADER] = uuid.uuid4().hex
+        sent[KEY_HEADER] = uuid.uuid4().hex
     reply = await edge.bus.request(
         ep.subject,
         payload,
-        headers,
-        retry_safe=ep.method == "GET" or KEY_HEADER in headers,
+        sent,
+        retry_safe=ep.method == "GET" or KEY_HEADER in sent,
         # A password hash is slow under load, not lost: its attempt may use the whole deadline.
         attempt_timeout=edge.settings.request_timeout if ep.slow else None,
         slow=ep.slow,
     )
-    return Response(content=ep.envelope(reply), media_type=MediaType.JSON, status_code=ep.status)
-
-
-def forwarded_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {name: value for name in FORWARDED_HEADERS if (value := request.headers.get(name))}
+    return ep.envelope(reply)
 
 
 def route_handler(ep: Endpoint) -> HTTPRouteHandler:

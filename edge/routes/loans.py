@@ -22,6 +22,10 @@ ENDPOINTS = [
 ]
 
 
+# (mount prefix, endpoint) of the routes that only forward: edge/fastpath.py answers them.
+FORWARDED = [("/api/loan", ep) for ep in ENDPOINTS]
+
+
 def handlers() -> list[Router | HTTPRouteHandler]:
     """Fresh handlers per app: Litestar sets an owner on each handler it registers."""
     return [Router("/api/loan", route_handlers=[route_handler(ep) for ep in ENDPOINTS])]

@@ -67,6 +67,10 @@ ENDPOINTS = [
 ]
 
 
+# (mount prefix, endpoint) of the routes that only forward (not login): edge/fastpath.py answers them.
+FORWARDED = [("/api/user", ep) for ep in ENDPOINTS] + [("", JWKS)]
+
+
 class _LoginEmail(msgspec.Struct):
     email: str = ""
 

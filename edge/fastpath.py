@@ -1,0 +1,152 @@
+"""The forwarded routes answered straight from ASGI, in front of Litestar.
+
+A forwarded route does the same few things every time (edge/forward.py `ask`): the work is in
+the actor. Litestar's routing, middleware stack, request and response objects cost the edge about
+as much CPU as the NATS call itself (bench profile), so requests that match a forwarded route
+exactly are answered here, by the same `ask`, with the same error envelope, body limit and
+metrics. Everything else goes to Litestar as before: login (its own failure limiter), /health,
+/ready, /metrics, the OpenAPI document, an unknown path or method (404/405), and every request
+while tracing is on (Litestar's OpenTelemetry middleware makes the server span).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from litestar._parsers import parse_query_string  # the parser Litestar's own requests use
+
+from actors.errors import ActorError
+from edge.context import Edge
+from edge.endpoint import Endpoint
+from edge.errors import CircuitOpen, RateLimited, error_body
+from edge.forward import ask
+from otel.setup import enabled as tracing
+
+log = logging.getLogger("edge.fastpath")
+_JSON = (b"content-type", b"application/json")
+# A path id in the fast path is a UUID in its usual spelling; anything else (another spelling, a
+# static route's name such as GET /api/loan/customer-loan, which Litestar answers 405) is left to
+# Litestar, so the answer stays what its router gives.
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# Plain ASGI: Litestar's TypedDict unions for these say nothing more that helps here.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    ep: Endpoint
+    template: str  # the full path with `{name}` parameters: the metrics' route label
+    pattern: re.Pattern[str] | None  # None for a path without parameters
+
+
+class FastPath:
+    def __init__(self, edge: Edge, routes: Iterable[tuple[str, Endpoint]]) -> None:
+        """`routes`: (mount prefix, endpoint) of every route whose handler only forwards."""
+        self.edge = edge
+        self.limit = edge.settings.max_body_bytes
+        self.static: dict[tuple[str, str], Route] = {}
+        self.dynamic: dict[str, list[Route]] = {}
+        for prefix, ep in routes:
+            template = prefix + ep.path
+            if ep.path_params:
+                regex = re.sub(r"\\{(\w+)\\}", rf"(?P<\1>{_UUID})", re.escape(template))
+                self.dynamic.setdefault(ep.method, []).append(Route(ep, template, re.compile(regex)))
+            else:
+                self.static[(ep.method, template)] = Route(ep, template, None)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer `scope` if it is a forwarded route's (True), else leave it to Litestar (False)."""
+        if scope["type"] != "http" or tracing():
+            return False
+        found = self._match(scope["method"], scope["path"])
+        if found is None:
+            return False
+        route, path = found
+        started = time.perf_counter()
+        status = 500
+        try:
+            status, headers, body = await self._answer(route, path, scope, receive)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            self.edge.metrics.observe_http(
+                scope["method"], route.template, status, time.perf_counter() - started
+            )
+        return True
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        route = self.static.get((method, path))
+        if route is not None:
+            return route, {}
+        for route in self.dynamic.get(method, ()):
+            assert route.pattern is not None
+            matched = route.pattern.fullmatch(path)
+            if matched is not None:
+                return route, matched.groupdict()
+        return None
+
+    async def _answer(
+        self, route: Route, path: dict[str, str], scope: Scope, receive: Receive
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        ep = route.ep
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        try:
+            body = await self._body(receive, headers) if ep.has_body else b""
+            client = scope["client"][0] if scope.get("client") else ""
+            query = _query(scope.get("query_string", b""))
+            reply = await ask(self.edge, ep, client, headers, path, query, body)
+        except ActorError as exc:
+            return _error(exc)
+        except Exception as exc:
+            log.error("%s %s failed", scope["method"], scope["path"], exc_info=exc)
+            return _error(ActorError("internal error"))
+        return ep.status, [_JSON, (b"content-length", str(len(reply)).encode())], reply
+
+    async def _body(self, receive: Receive, headers: Mapping[str, str]) -> bytes:
+        """The request body, refused (413) past the edge's limit: by Content-Length at once, else
+        as soon as what arrived is over it."""
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            raise PayloadTooLarge()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                raise PayloadTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+class PayloadTooLarge(ActorError):
+    status = 413
+    code = "payload_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("Request Entity Too Large")
+
+
+def _query(query_string: bytes) -> dict[str, str]:
+    """Query parameters as Litestar reads them (its own parser): the first of a repeat wins."""
+    return dict(reversed(parse_query_string(query_string)))
+
+
+def _error(exc: ActorError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = error_body(exc.code, exc.message, exc.details)
+    headers = [_JSON, (b"content-length", str(len(body)).encode())]
+    if isinstance(exc, RateLimited | CircuitOpen):
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
+    return exc.status, headers, body
