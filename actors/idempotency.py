@@ -1,9 +1,10 @@
 """Idempotent writes: a write repeated with the same `Idempotency-Key` returns the first answer.
 
 A write handler calls `begin` before it works (a stored answer ends the request there, through
-`Replay`) and `finish` inside its transaction, so the answer is stored if and only if the write
-commits. Two concurrent requests with one key: the second `finish` waits for the first to commit,
-then finds its answer, and its own transaction rolls back.
+`Replay`), or works inside `answered_once` (a write cheap enough to run again: the stored answer is
+looked for only when it is needed), and `finish` inside its transaction, so the answer is stored if
+and only if the write commits. Two concurrent requests with one key: the second `finish` waits
+for the first to commit, then finds its answer, and its own transaction rolls back.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from actors.db import Conn
-from actors.errors import BadRequest, Conflict, Replay
+from actors.errors import ActorError, BadRequest, Conflict, Replay
 from actors.runtime import Context
 
 KEY_HEADER = "Idempotency-Key"
@@ -38,15 +41,36 @@ class Claim:
 
 async def begin(ctx: Context[Any], schema: str, request: msgspec.Struct) -> Claim | None:
     """The claim for this request's key (None without one); raises Replay if already answered."""
+    claim = claim_for(ctx, schema, request)
+    await replay_if_answered(ctx.pool, claim)
+    return claim
+
+
+def claim_for(ctx: Context[Any], schema: str, request: msgspec.Struct) -> Claim | None:
+    """The claim for this request's key (None without one), without looking for an answer yet."""
     key = ctx.headers.get(KEY_HEADER)
     if key is None:
         return None
     if not _KEY.match(key):
         raise BadRequest("Idempotency-Key: 1 to 128 printable characters", details={"field": KEY_HEADER})
     caller = ctx.caller.id if ctx.caller is not None else _ANONYMOUS
-    claim = Claim(schema, caller, ctx.subject, key, hashlib.sha256(_encode(request)).digest())
-    await replay_if_answered(ctx.pool, claim)
-    return claim
+    return Claim(schema, caller, ctx.subject, key, hashlib.sha256(_encode(request)).digest())
+
+
+@asynccontextmanager
+async def answered_once(
+    ctx: Context[Any], schema: str, request: msgspec.Struct
+) -> AsyncIterator[Claim | None]:
+    """`begin` for a cheap write: no lookup first, since almost every key is new. A repeat runs
+    the write again, and `finish` finds the first answer and replays it (its transaction rolls
+    back); a repeat the write refuses (the loan was decided since, say) is answered from the
+    stored answer here, if there is one, instead of the refusal."""
+    claim = claim_for(ctx, schema, request)
+    try:
+        yield claim
+    except ActorError:
+        await replay_if_answered(ctx.pool, claim)
+        raise
 
 
 async def finish(con: Conn, claim: Claim | None, reply: Any) -> None:

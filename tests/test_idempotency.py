@@ -155,3 +155,30 @@ async def test_the_sweep_deletes_expired_answers_and_keeps_live_ones(
     replay = await client.post(url, json=body, headers={**people.agent.headers, **live})
     assert replay.status_code == 201 and replay.json()["data"]["id"] == second.json()["data"]["id"]
     assert first.json()["data"]["id"] != second.json()["data"]["id"]
+
+
+async def test_a_repeated_edit_of_a_loan_approved_since_returns_the_first_answer_not_409(
+    client: httpx.AsyncClient, people: Cast
+) -> None:
+    """The repeat runs into a rule (an approved loan is frozen): the stored answer wins, since the
+    client is asking again for what it was answered already."""
+    created = await client.post(
+        "/api/loan/customer-loan",
+        json={"customer_id": people.customer.id, "principal": 20000, "months": 6},
+        headers=people.agent.headers,
+    )
+    loan_id = created.json()["data"]["id"]
+    headers = {**people.agent.headers, **key()}
+    first = await client.put(f"/api/loan/edit-loan/{loan_id}", json={"months": 9}, headers=headers)
+    decided = await client.put(
+        f"/api/loan/approve-reject-loan/{loan_id}", json={"status": "APPROVED"}, headers=people.admin.headers
+    )
+    again = await client.put(f"/api/loan/edit-loan/{loan_id}", json={"months": 9}, headers=headers)
+    fresh = await client.put(
+        f"/api/loan/edit-loan/{loan_id}", json={"months": 9}, headers={**people.agent.headers, **key()}
+    )
+    assert (first.status_code, decided.status_code, again.status_code) == (200, 200, 200)
+    assert again.json() == first.json()
+    assert (fresh.status_code, fresh.json()["error"]["code"]) == (409, "loan_not_editable")
+    history = await client.get(f"/api/loan/{loan_id}/history", headers=people.admin.headers)
+    assert [h["change"] for h in history.json()["data"]].count("edited") == 1

@@ -116,12 +116,14 @@ async def _loan_page(ctx: Ctx, query: str, *args: Any, page: int, page_size: int
 async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
     """An approved agent requests a loan for an active customer; rate and EMI follow the tier table."""
     terms = _terms(req.principal, req.months)
-    agent = await parties.approved_agent(ctx)
-    customer = await parties.find(ctx, req.customer_id)
+    agent, customer = await parties.approved_agent_and(ctx, req.customer_id)
     if customer is None or customer.deleted or customer.role != "customer" or customer.status != "active":
         raise BadRequest("customer_id: no such customer", details={"field": "customer_id"})
-    claim = await idempotency.begin(ctx, "loans", req)
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with (
+        idempotency.answered_once(ctx, "loans", req) as claim,
+        ctx.pool.acquire() as con,
+        con.transaction(),
+    ):
         row = await con.fetchrow(
             q.insert_loan,
             uuid.uuid4(),
@@ -147,13 +149,16 @@ async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
     """Approve or reject a NEW loan; of concurrent decisions exactly one wins, the rest get 409."""
     approved = req.status == "APPROVED"
     start = datetime.now(UTC).date() if approved else None
-    claim = await idempotency.begin(ctx, "loans", req)
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with (
+        idempotency.answered_once(ctx, "loans", req) as claim,
+        ctx.pool.acquire() as con,
+        con.transaction(),
+    ):
         row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start)
         if row is None:
             if await con.fetchval(q.loan_status, req.loan_id) is None:
                 raise NotFound("no such loan")
-            await idempotency.replay_if_answered(con, claim)  # our own earlier attempt decided it
+            # answered_once replays our own earlier attempt's answer if that is what decided it
             raise Conflict("the loan has already been decided", code="loan_already_decided")
         loan = to_loan(row)
         before = msgspec.structs.replace(loan, status="NEW", start_date=None, end_date=None)
@@ -170,8 +175,11 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
     if req.principal is not None:
         _terms(req.principal, req.months or 1)  # refuse a bad principal before touching anything
     agent = await parties.approved_agent(ctx)
-    claim = await idempotency.begin(ctx, "loans", req)
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with (
+        idempotency.answered_once(ctx, "loans", req) as claim,
+        ctx.pool.acquire() as con,
+        con.transaction(),
+    ):
         row = await con.fetchrow(q.loan_for_update, req.loan_id)
         if row is None:
             raise NotFound("no such loan")

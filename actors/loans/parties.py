@@ -28,6 +28,7 @@ _LOOKUP_TIMEOUT = 2.0
 
 PARTY_COLUMNS = "id, role, status, email, first_name, last_name, deleted"
 get_party = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
+get_parties = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = ANY($1::uuid[])"
 upsert_party = """
 INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, version)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -121,9 +122,20 @@ async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
     return _decode_user(reply.data)
 
 
-async def approved_agent(ctx: Context[Any]) -> Party:
-    """The calling agent, if an admin has approved them and they are not deleted."""
-    agent = await find(ctx, ctx.user.id)
+async def approved_agent_and(ctx: Context[Any], user_id: UUID) -> tuple[Party, Party | None]:
+    """`approved_agent` and `find(user_id)`, both read from the read model in one query (a loan
+    request needs its agent and its customer)."""
+    rows = {row["id"]: row for row in await ctx.pool.fetch(get_parties, [ctx.user.id, user_id])}
+    agent_row, other_row = rows.get(ctx.user.id), rows.get(user_id)
+    agent = await approved_agent(ctx, Party(**dict(agent_row)) if agent_row is not None else None)
+    other = Party(**dict(other_row)) if other_row is not None else await find(ctx, user_id, fresh=True)
+    return agent, other
+
+
+async def approved_agent(ctx: Context[Any], known: Party | None = None) -> Party:
+    """The calling agent, if an admin has approved them and they are not deleted (`known`: the
+    read model's row, read already)."""
+    agent = known if known is not None else await find(ctx, ctx.user.id)
     if not _acting(agent):
         # The read model may not have the approval yet (its event is on the way): before
         # refusing, ask the users actor. Revocations still land through the event.
