@@ -2,8 +2,8 @@
 
 Every worker runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share
 the work without sending a row twice; a row is marked published in the same transaction that
-claimed it, after JetStream acknowledged it. If NATS is down the transaction rolls back and the
-rows wait. `Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the
+claimed it, after JetStream acknowledged it (a batch is published at once, its acks awaited
+together). If NATS is down the transaction rolls back and the rows wait. `Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the
 mark not committed) a duplicate the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll
 is the safety net for a missed notification.
 """
@@ -16,6 +16,7 @@ import logging
 import asyncpg
 import msgspec
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from actors.config import Settings
 from actors.db import role_dsn
@@ -24,6 +25,7 @@ from otel.setup import enabled as tracing
 
 log = logging.getLogger("actors.outbox")
 BATCH = 200
+ACK_TIMEOUT = 5.0  # seconds for JetStream to acknowledge a batch
 _decode_headers = msgspec.json.Decoder(dict[str, str]).decode
 
 
@@ -53,6 +55,9 @@ class OutboxRelay:
             log.warning("outbox of %s not flushed at stop", self.schema, exc_info=True)
         if self._listener is not None:
             await self._listener.close()
+
+    async def _send(self, subject: str, payload: bytes, headers: dict[str, str]) -> asyncio.Future[PubAck]:
+        return await self.js.publish_async(subject, payload, headers=headers)
 
     async def _listen(self) -> None:
         if self._listener is None or self._listener.is_closed():
@@ -89,15 +94,19 @@ class OutboxRelay:
                 )
                 if not rows:
                     return total
+                acks = []
                 for row in rows:
                     headers = {**_decode_headers(row["headers"]), "Nats-Msg-Id": str(row["id"])}
                     # Traced only when the row carries the context of the request that wrote it:
                     # the publish then shows in that request's trace, a child of its create span.
                     if tracing() and "traceparent" in headers:
                         with spans.event_sent(row["subject"], str(row["id"]), headers):
-                            ack = await self.js.publish(row["subject"], row["payload"], headers=headers)
+                            acks.append(await self._send(row["subject"], row["payload"], headers))
                     else:
-                        ack = await self.js.publish(row["subject"], row["payload"], headers=headers)
+                        acks.append(await self._send(row["subject"], row["payload"], headers))
+                # Sent in order on one connection, so stored in order; the acks are awaited
+                # together. Any failure rolls the claim back: the rows go again (Nats-Msg-Id).
+                for ack in await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT):
                     self.duplicates += bool(ack.duplicate)
                 await con.execute(
                     f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
