@@ -3,9 +3,10 @@
 Every worker runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share
 the work without sending a row twice; a row is marked published in the same transaction that
 claimed it, after JetStream acknowledged it (a batch is published at once, its acks awaited
-together). If NATS is down the transaction rolls back and the rows wait. `Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the
-mark not committed) a duplicate the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll
-is the safety net for a missed notification.
+together). If NATS is down the transaction rolls back and the rows wait. `Nats-Msg-Id` = event
+id makes a publish repeated after a crash (published, but the mark not committed) a duplicate
+the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll is the safety net for a missed
+notification.
 """
 
 from __future__ import annotations

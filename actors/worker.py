@@ -16,6 +16,7 @@ from actors.config import Settings
 from actors.consumers import consumers_for
 from actors.db import create_pool
 from actors.events import ensure_streams
+from actors.heap import settle_heap
 from actors.nats_conn import connect
 from actors.outbox import OutboxRelay
 from actors.runtime import Actor, ServingActor
@@ -85,6 +86,7 @@ async def run_worker(name: str, settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
         serving = await start_actor(name, settings, stack)
+        settle_heap()
         log.info("%s worker %s serving %d subjects", name, serving.micro.id, len(serving.actor.routes))
         await stop.wait()
         log.info("%s worker %s draining", name, serving.micro.id)

@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from nats.aio.client import Client
 
 from actors.config import Settings
+from actors.heap import settle_heap
 from actors.nats_conn import connect
 from edge.auth import preload_jwks
 from edge.context import Edge
@@ -48,6 +49,7 @@ def create_app(
         await asyncio.wait({warm_up}, timeout=startup_wait)
         if warm_up.done():
             warm_up.result()  # a failure this early (a malformed URL, say) stops the process
+        settle_heap()
         try:
             yield
         finally:
