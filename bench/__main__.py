@@ -3,6 +3,7 @@
     python -m bench --quick                       # smoke run, under a minute
     python -m bench --duration 20                 # the full run (100,000 loans, 32 connections)
     python -m bench --scenarios list,create --profile
+    python -m bench --scenarios list --no-tracing      # the list rows and the 1,000,000-loan one
 
 Uses wrk for the closed-loop runs when it is installed (`apt-get install wrk`), else the Python
 generator (bench/loadgen.py), which also does the open-loop runs. Set LOANS_DATABASE_URL /
@@ -47,6 +48,22 @@ def parse(argv: list[str] | None = None) -> Options:
         metavar="S",
         help="before each measurement, wait up to S s for other load on the machine to pass (60; --quick 0)",
     )
+    p.add_argument(
+        "--scale",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="GET list on loan-actors alone at --scale-loans loans and at the run's own (on; --quick off)",
+    )
+    p.add_argument(
+        "--tracing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="GET list on loan-actors alone with tracing on (spans to a file) and off (on; --quick off)",
+    )
+    p.add_argument("--scale-loans", type=int, default=1_000_000, help="loans of --scale (1000000)")
+    p.add_argument(
+        "--scale-customers", type=int, default=None, help="customers of --scale (as --customers: 5000)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, data) for inspection")
     a = p.parse_args(argv)
     default = [n for n in plan.SCENARIOS if not (a.quick and plan.SCENARIOS[n].storm)]
@@ -59,6 +76,9 @@ def parse(argv: list[str] | None = None) -> Options:
         loans=a.loans or (20_000 if quick else 100_000),
         customers=a.customers or (1_000 if quick else 5_000),
     )
+    scale_shape = Shape(loans=a.scale_loans, customers=a.scale_customers or shape.customers)
+    if scale_shape.customers < min(shape.customers, 1000):  # the list requests' customers
+        p.error(f"--scale-customers must be at least {min(shape.customers, 1000)}")
     return Options(
         duration=a.duration or (1.0 if quick else 10.0),
         warmup=a.warmup if a.warmup is not None else (0.25 if quick else 2.0),
@@ -74,6 +94,9 @@ def parse(argv: list[str] | None = None) -> Options:
         profile=a.profile,
         client=a.client,
         keep=a.keep,
+        scale=not quick if a.scale is None else a.scale,
+        tracing=not quick if a.tracing is None else a.tracing,
+        scale_shape=scale_shape,
     )
 
 
@@ -82,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench import report
     from bench.run import run
 
+    variants = plan.variants(opts.scale, opts.tracing)
     print(
         f"bench: {len(opts.scenarios)} scenarios × 3 architectures, {opts.duration:g} s each, "
-        f"{opts.shape.loans:,} loans over {opts.shape.customers:,} customers",
+        f"{opts.shape.loans:,} loans over {opts.shape.customers:,} customers"
+        + (f"; then loan-actors alone: {', '.join(variants)}" if variants else ""),
         flush=True,
     )
     outcome = run(opts)

@@ -51,6 +51,35 @@ SCENARIOS = {
 }
 
 
+@dataclass(frozen=True)
+class Variant:
+    """loan-actors alone under the `list` load, in processes and a database of its own, for a target
+    of issue 7 that compares it with itself: with tracing on, or with ten times the loans."""
+
+    name: str
+    title: str
+    data: str = "base"  # "base": the run's own shape; "scale": --scale-loans over --scale-customers
+    tracing: bool = False  # OTEL_TRACES_EXPORTER=console (batch span processor), stdout to a file
+
+
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("base", "tracing off, the run's own data (what `traced` and `scale` are compared with)"),
+        Variant(
+            "traced", "tracing on: batch span processor, console exporter, stdout to a file", tracing=True
+        ),
+        Variant("scale", "tracing off, --scale-loans loans over --scale-customers customers", data="scale"),
+    )
+}
+
+
+def variants(scale: bool, tracing: bool) -> list[str]:
+    """The variants to measure, in order: the reference first."""
+    wanted = {"base": scale or tracing, "traced": tracing, "scale": scale}
+    return [name for name in VARIANTS if wanted[name]]
+
+
 def http_request(method: str, path: str, token: str | None = None, body: bytes | None = None) -> bytes:
     head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
     if token is not None:

@@ -23,7 +23,8 @@ from pathlib import Path
 class Proc:
     name: str
     popen: subprocess.Popen[bytes]
-    log: Path
+    log: Path  # stderr, and stdout unless it has its own file
+    stdout: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -44,13 +45,21 @@ class Procs:
     log_dir: Path
     started: list[Proc] = field(default_factory=list)
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> Proc:
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        cwd: Path | None = None,
+        stdout: Path | None = None,
+    ) -> Proc:
+        """Start `argv`, its output in `<log_dir>/<name>.log` (stdout in `stdout`, when given)."""
         log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
+        with log.open("ab") as err, stdout.open("ab") if stdout else log.open("ab") as out:
             popen = subprocess.Popen(
-                list(argv), env=env, cwd=cwd, stdout=out, stderr=out, start_new_session=True
+                list(argv), env=env, cwd=cwd, stdout=out, stderr=err, start_new_session=True
             )
-        proc = Proc(name, popen, log)
+        proc = Proc(name, popen, log, stdout)
         self.started.append(proc)
         return proc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,110 @@ def ratios(outcome: Outcome) -> str:
     return "ratios: " + "; ".join(parts)
 
 
+SCALE_TARGET = 1.5  # issue 7: the list's p99 at 1,000,000 loans within 1.5 × of its p99 at 100,000
+TRACING_TARGET = 0.15  # issue 7: tracing on, batch exporter to a file, costs ≤ 15 % of throughput
+
+
+def _variant_data(outcome: Outcome, m: Measurement) -> str:
+    o = outcome.options
+    shape = o.scale_shape if plan.VARIANTS[m.variant].data == "scale" else o.shape
+    return f"{shape.loans:,} loans, {shape.customers:,} customers ({shape.loans / shape.customers:,.0f} each)"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def variants_text(outcome: Outcome) -> str:
+    """loan-actors alone (plan.VARIANTS): the table, the targets of issue 7 they measure, the spans."""
+    if not outcome.variants:
+        return ""
+    by = {m.variant: m for m in outcome.variants}
+    rows = []
+    for m in outcome.variants:
+        lat = m.result.latencies_ms
+        tracing = "on: batch → file" if plan.VARIANTS[m.variant].tracing else "off (none)"
+        rows.append(
+            f"| {m.variant} | {_variant_data(outcome, m)} | {tracing} | {m.tool}, {m.connections} conn | "
+            f"{m.rps:.1f} | {_f(lat.get('p50', math.nan))} | {_f(lat.get('p99', math.nan))} | "
+            f"{_f(lat.get('p99.9', math.nan))} | {m.result.errors} | {_f(m.cpu_per_1000, 3)} | {_split(m)} |"
+        )
+    parts = [
+        "| variant | data | tracing | load | req/s | p50 ms | p99 ms | p99.9 ms | errors | "
+        "CPU s / 1000 req | of which, per process (s / 1000 req) |\n"
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n" + "\n".join(rows) + "\n",
+    ]
+    base, scale, traced = by.get("base"), by.get("scale"), by.get("traced")
+    targets = []
+    if base is not None and scale is not None:
+        o = outcome.options
+        p99 = scale.result.latencies_ms.get("p99", math.nan)
+        ref = base.result.latencies_ms.get("p99", math.nan)
+        ratio = p99 / ref if ref else math.nan
+        targets.append(
+            f"| GET list p99 at {o.scale_shape.loans:,} loans ≤ {SCALE_TARGET:g} × at {o.shape.loans:,} | "
+            f"{_f(p99)} vs {_f(ref)} ms ({_f(ratio)} ×) | {_met(ratio <= SCALE_TARGET)} |"
+        )
+    if base is not None and traced is not None:
+        kept = traced.rps / base.rps if base.rps else math.nan
+        cost = 1 - kept
+        cpu = traced.cpu_per_1000 / base.cpu_per_1000 - 1 if base.cpu_per_1000 else math.nan
+        targets += [
+            f"| tracing on (batch exporter, to a file) costs ≤ {TRACING_TARGET:.0%} of GET list req/s | "
+            f"{traced.rps:.0f} vs {base.rps:.0f} req/s off ({_f(kept)} ×, {-cost:+.1%}) | "
+            f"{_met(cost <= TRACING_TARGET)} |",
+            f"| CPU per request, tracing on vs off (for information) | {_f(traced.cpu_per_1000, 3)} vs "
+            f"{_f(base.cpu_per_1000, 3)} ms ({cpu:+.1%}) | |",
+        ]
+    if targets:
+        parts.append("\n| target (issue 7) | measured | |\n|---|---|---|\n" + "\n".join(targets) + "\n")
+    notes = [
+        "- Variants: "
+        + "; ".join(f"`{m.variant}`: {plan.VARIANTS[m.variant].title}" for m in outcome.variants),
+        "- Each variant is loan-actors alone (the main table's processes stopped), in fresh processes "
+        "(edge and both workers, one events stream of its own), under the `list` load of the main table "
+        "(the same requests, the same warm-up and duration), on a database seeded for the variants "
+        "(`data.seed(bulk=True)`: secondary indexes built after the rows, then VACUUM (ANALYZE) and a "
+        "CHECKPOINT)"
+        + (", both the same way: `base` and `scale` differ in their size only." if scale else "."),
+    ]
+    if traced is not None:
+        sp = outcome.spans
+        per = sp.get("spans", 0) / sp["traces"] if sp.get("traces") else math.nan
+        by_role = ", ".join(
+            f"{k.removeprefix('spans ')} {v:,}" for k, v in sp.items() if k.startswith("spans ")
+        )
+        notes.append(
+            "- `traced`: OTEL_TRACES_EXPORTER=console in the edge and both workers, i.e. the SDK's "
+            "BatchSpanProcessor (its defaults, or OTEL_BSP_* from the bench's environment) handing "
+            "batches to a ConsoleSpanExporter that writes one JSON span a line to stdout, which is a "
+            f"file. It wrote {sp.get('spans', 0):,} spans ({by_role}) in {sp.get('traces', 0):,} traces "
+            f"({_f(per, 1)} a trace; warm-up and smoke requests included), {sp.get('bytes', 0) / 1e6:.1f} MB."
+            + (
+                f" **{sp['dropped']:,} spans were dropped** (the SDK's queue was full, and said so in "
+                "the log): their export is not in the cost above."
+                if sp.get("dropped")
+                else " None was dropped."
+            )
+        )
+    if base is not None and traced is not None:
+        main = _find(outcome, "list", "loan-actors")
+        also = (
+            f"; the main table's list row for loan-actors, also with tracing off, gave {main.rps:.0f} req/s "
+            f"and {_f(main.cpu_per_1000, 3)} ms (how far two runs of one configuration differ)"
+            if main is not None
+            else ""
+        )
+        notes.append(
+            "- Tracing off is the default, and what every other row of this report runs: no SDK provider "
+            "is installed and the traced code paths skip their calls after one check of a module global. "
+            "That check cannot be taken out for a run without it, so what off costs is not measured "
+            f"here; off gave {base.rps:.0f} req/s and {_f(base.cpu_per_1000, 3)} ms of CPU per request{also}."
+        )
+    parts.append("\n" + "\n".join(notes) + "\n")
+    return "".join(parts)
+
+
 def setup_text(outcome: Outcome) -> str:
     o = outcome.options
     shape = o.shape
@@ -110,14 +215,21 @@ def setup_text(outcome: Outcome) -> str:
         "relays them: the relay, JetStream and the users actor's activity consumer are costs only "
         "loan-actors pays, and its CPU includes them.",
     ]
-    noisy = [m for m in outcome.measurements if m.foreign_cores > NOISY]
+    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
+    lines.append(
+        "- Tracing: off in the main table (OTEL_TRACES_EXPORTER unset or none)."
+        if exporter in ("", "none")
+        else f"- Tracing: **OTEL_TRACES_EXPORTER={exporter}** in the bench's environment, so the main "
+        "table's processes traced (the variants set their own)."
+    )
+    noisy = [m for m in (*outcome.measurements, *outcome.variants) if m.foreign_cores > NOISY]
     if noisy:
         lines.append(
             "- **Other load on the machine** (processes outside the bench, e.g. a test suite) during: "
-            + ", ".join(f"{m.scenario}/{m.arch} {m.foreign_cores:.2f} cores" for m in noisy)
+            + ", ".join(f"{m.variant or m.scenario}/{m.arch} {m.foreign_cores:.2f} cores" for m in noisy)
             + ". Those figures are disturbed; rerun on a quiet machine."
         )
-    steal = max((m.steal_cores for m in outcome.measurements), default=0.0)
+    steal = max((m.steal_cores for m in (*outcome.measurements, *outcome.variants)), default=0.0)
     if steal > NOISY:
         lines.append(f"- The hypervisor took up to {steal:.2f} cores (steal time) during a run.")
     for m in outcome.measurements:
@@ -144,6 +256,11 @@ def render(outcome: Outcome) -> str:
     parts = [
         f"# loan-actors bench, {title} of {when}\n",
         table(outcome),
+        *(
+            ["\n## loan-actors alone: scale of data, cost of tracing\n\n", variants_text(outcome)]
+            if outcome.variants
+            else []
+        ),
         "\n## Memory\n",
         memory_table(outcome),
         "\n\n## Setup\n",
@@ -163,11 +280,14 @@ def write(outcome: Outcome) -> Path:
     stem = f"{day}-quick" if outcome.options.quick else day
     path = RESULTS / f"{stem}.md"
     path.write_text(render(outcome))
-    raw = [
-        {**asdict(m), "rps": m.rps, "cpu_per_1000": m.cpu_per_1000, "cpu_total": m.cpu_total}
-        for m in outcome.measurements
-    ]
-    (RESULTS / f"{stem}.json").write_text(
-        json.dumps({"measurements": raw, "memory": outcome.memory}, indent=1)
-    )
+
+    def raw(ms: list[Measurement]) -> list[dict[str, object]]:
+        return [
+            {**asdict(m), "rps": m.rps, "cpu_per_1000": m.cpu_per_1000, "cpu_total": m.cpu_total} for m in ms
+        ]
+
+    figures: dict[str, object] = {"measurements": raw(outcome.measurements), "memory": outcome.memory}
+    if outcome.variants:
+        figures |= {"variants": raw(outcome.variants), "spans": outcome.spans}
+    (RESULTS / f"{stem}.json").write_text(json.dumps(figures, indent=1))
     return path

@@ -20,8 +20,10 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from actors.config import Settings, load_settings
-from actors.users.signing import load_or_create
+from actors.users.signing import SigningKey, load_or_create
 from bench import cpu, data, plan, systems, wrk
 from bench.loadgen import Result, Run, Spec, probe
 from bench.procs import Procs
@@ -43,6 +45,9 @@ class Options:
     profile: bool = False
     client: str | None = None  # http-hop's client: aiohttp or httpx
     keep: bool = False
+    scale: bool = False  # the `scale` variant: GET list against --scale-loans loans (plan.Variant)
+    tracing: bool = False  # the `traced` variant: GET list with tracing on, spans to a file
+    scale_shape: data.Shape = field(default_factory=lambda: data.Shape(loans=1_000_000))
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Measurement:
     foreign_cores: float = 0.0  # CPU used meanwhile by processes outside the bench, in cores
     steal_cores: float = 0.0  # CPU the hypervisor took, in cores
     companion: Result | None = None  # the storm's logins, when one ran alongside
+    variant: str = ""  # one of plan.VARIANTS, for loan-actors measured alone (Outcome.variants)
 
     @property
     def cpu_total(self) -> float:
@@ -83,6 +89,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     profile: str = ""
+    variants: list[Measurement] = field(default_factory=list)  # plan.VARIANTS, loan-actors alone
+    spans: dict[str, int] = field(default_factory=dict)  # what the `traced` variant wrote
 
 
 class BenchTimeout(Exception):
@@ -100,7 +108,10 @@ def _terminated(signum: int, frame: object) -> None:
 def budget(opts: Options) -> int:
     per_run = opts.warmup + opts.duration + opts.machine_quiet_limit + 8
     runs = len(opts.scenarios) * len(systems.ARCHS) + (3 if opts.profile else 0)
-    return int((60 if opts.quick else 240) + runs * per_run)
+    variants = plan.variants(opts.scale, opts.tracing)
+    # a variant also starts and stops its own processes; seeding a million loans takes about 40 s
+    extra = len(variants) * 40 + (opts.scale_shape.loans // 5_000 if opts.scale else 0)
+    return int((60 if opts.quick else 240) + (runs + len(variants)) * per_run + extra)
 
 
 def run(opts: Options) -> Outcome:
@@ -124,7 +135,9 @@ def run(opts: Options) -> Outcome:
         server_url, postmaster = _postgres(env, work, servers, outcome)
         outcome.timings["servers"] = time.monotonic() - t_start
 
-        dbs = {name: f"lbench_{run_id}_{name.replace('-', '_')}" for name in ("seed", *systems.ARCHS)}
+        variants = plan.variants(opts.scale, opts.tracing)
+        own = [f"x-{kind}" for kind in dict.fromkeys(plan.VARIANTS[v].data for v in variants)]
+        dbs = {name: f"lbench_{run_id}_{name.replace('-', '_')}" for name in ("seed", *systems.ARCHS, *own)}
         dropped = list(dbs.values())
         base = _overrides(
             outcome,
@@ -169,6 +182,10 @@ def run(opts: Options) -> Outcome:
         outcome.notes += asyncio.run(_idempotency_note(server_url, dbs))
         outcome.memory = _memory(archs, postmaster)
         outcome.versions = _versions(server_url)
+        if variants:
+            for arch in archs:  # their workers would answer in the variants' queue groups
+                _stop(procs, arch)
+            _variants(outcome, variants, procs, base, server_url, dbs, nats_pid, postmaster, key, work)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -258,8 +275,6 @@ def _postgres(env: Settings, work: Path, servers: ExitStack, outcome: Outcome) -
 
 
 async def _seed(server_url: str, dbs: dict[str, str], base: Settings, shape: data.Shape) -> dict[str, float]:
-    import msgspec
-
     await data.create_database(server_url, dbs["seed"])
     seed_settings = msgspec.structs.replace(base, database_url=data.database_url(server_url, dbs["seed"]))
     took = await data.seed(seed_settings, shape)
@@ -273,8 +288,6 @@ async def _seed(server_url: str, dbs: dict[str, str], base: Settings, shape: dat
 def _start(
     procs: Procs, base: Settings, server_url: str, dbs: dict[str, str], nats_pid: int | None, opts: Options
 ) -> list[systems.Arch]:
-    import msgspec
-
     def with_db(arch: str) -> Settings:
         return msgspec.structs.replace(base, database_url=data.database_url(server_url, dbs[arch]))
 
@@ -286,6 +299,130 @@ def _start(
     for arch in archs:
         systems.wait_ready(arch)
     return archs
+
+
+def _stop(procs: Procs, arch: systems.Arch) -> None:
+    for proc in reversed(list(arch.procs.values())):  # the edge before the workers it calls
+        procs.stop(proc)
+
+
+def _variants(
+    outcome: Outcome,
+    names: list[str],
+    procs: Procs,
+    base: Settings,
+    server_url: str,
+    dbs: dict[str, str],
+    nats_pid: int | None,
+    postmaster: int | None,
+    key: SigningKey,
+    work: Path,
+) -> None:
+    """loan-actors alone under the `list` load, once per variant (plan.Variant), each in fresh
+    processes (stopped after it) on a database seeded for the variants with `data.seed(bulk=True)`.
+    The main table's architectures are stopped by now. Each variant has an events stream of its own."""
+    opts = outcome.options
+    shapes = {"base": opts.shape, "scale": opts.scale_shape}
+    for kind in dict.fromkeys(plan.VARIANTS[name].data for name in names):
+        shape = shapes[kind]
+        print(f"variants: seeding {shape.loans:,} loans over {shape.customers:,} customers", flush=True)
+        t0 = time.monotonic()
+        took = asyncio.run(_seed_bulk(server_url, dbs[f"x-{kind}"], base, shape))
+        outcome.timings[f"seed_{kind}"] = time.monotonic() - t0
+        print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()), flush=True)
+    outcome.notes += asyncio.run(_checkpoint(server_url))
+    folder = work / "variants"
+    folder.mkdir()
+    files = plan.build_files(plan.Requests(key, opts.shape), folder, ["list"], opts.duration, opts.warmup)
+    tool = _tool(opts)
+    for name in names:
+        variant = plan.VARIANTS[name]
+        database = dbs[f"x-{variant.data}"]
+        settings = msgspec.structs.replace(
+            base,
+            database_url=data.database_url(server_url, database),
+            events_prefix=f"{base.events_prefix}_{name}",
+        )
+        otel = {"OTEL_TRACES_EXPORTER": "console" if variant.tracing else "none"}
+        suffix = ".spans" if variant.tracing else None
+        t0 = time.monotonic()
+        arch = systems.start_loan_actors(
+            procs, settings, database, nats_pid, tag=f"x-{name}", env=otel, stdout_suffix=suffix
+        )
+        try:
+            systems.wait_ready(arch)
+            outcome.timings[f"start_{name}"] = time.monotonic() - t0
+            outcome.notes += [f"variant {name}: {p}" for p in _smoke([arch], files)]
+            m = _measure(arch, [arch], plan.SCENARIOS["list"], files["list"], opts, postmaster, tool, work)
+        finally:
+            _stop(procs, arch)  # also flushes the spans still buffered
+        m.variant = name
+        outcome.variants.append(m)
+        print(_progress(m).replace(f"  {m.scenario:<10}", f"  {name:<10}", 1), flush=True)
+        if m.result.errors > 0.01 * max(1, m.result.requests):
+            problem = f"ERRORS: variant {name}: {m.result.errors} ({m.result.statuses or 'wrk'})"
+            print(problem, flush=True)
+            outcome.notes.append(problem)
+        if variant.tracing:
+            outcome.spans = _spans(arch)
+
+
+async def _seed_bulk(server_url: str, database: str, base: Settings, shape: data.Shape) -> dict[str, float]:
+    await data.create_database(server_url, database)
+    settings = msgspec.structs.replace(base, database_url=data.database_url(server_url, database))
+    return await data.seed(settings, shape, bulk=True)
+
+
+async def _checkpoint(server_url: str) -> list[str]:
+    """Write the fresh rows out now, not while a variant is measured (the checkpointer's CPU is
+    counted for whichever architecture is under load)."""
+    import asyncpg
+
+    try:
+        con = await asyncpg.connect(server_url)
+        try:
+            await con.execute("CHECKPOINT")
+        finally:
+            await con.close()
+    except asyncpg.PostgresError as exc:
+        return [
+            f"Could not CHECKPOINT after seeding the variants' databases ({exc}): a checkpoint may "
+            "have run during their measurements."
+        ]
+    return []
+
+
+class _SpanContext(msgspec.Struct):
+    trace_id: str
+
+
+class _Span(msgspec.Struct):
+    context: _SpanContext
+
+
+def _spans(arch: systems.Arch) -> dict[str, int]:
+    """What the traced processes wrote (their span files are complete: the processes have exited),
+    and how many spans their batch processors dropped (the SDK logs each one: "Queue full")."""
+    decode = msgspec.json.Decoder(_Span).decode
+    out = {"spans": 0, "bytes": 0, "dropped": 0}
+    traces: set[str] = set()
+    for role, proc in arch.procs.items():
+        dropped = proc.log.read_bytes().count(b"Queue full, dropping") if proc.log.exists() else 0
+        out["dropped"] += dropped
+        if proc.stdout is None or not proc.stdout.exists():
+            continue
+        raw = proc.stdout.read_bytes()
+        spans = [line for line in raw.split(b"\n") if line.startswith(b"{")]
+        for line in spans:
+            try:
+                traces.add(decode(line).context.trace_id)
+            except msgspec.DecodeError:
+                continue
+        out[f"spans {role}"] = len(spans)
+        out["spans"] += len(spans)
+        out["bytes"] += len(raw)
+    out["traces"] = len(traces)
+    return out
 
 
 def _tool(opts: Options) -> str:

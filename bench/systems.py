@@ -52,15 +52,30 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_loan_actors(procs: Procs, settings: Settings, database: str, nats_pid: int | None) -> Arch:
+def start_loan_actors(
+    procs: Procs,
+    settings: Settings,
+    database: str,
+    nats_pid: int | None,
+    *,
+    tag: str = "la",
+    env: dict[str, str] | None = None,
+    stdout_suffix: str | None = None,
+) -> Arch:
+    """The edge and both workers; `tag` names their logs, `env` adds variables (OTEL_*, say), and
+    `stdout_suffix` gives each process's stdout a file of its own (`<tag>-edge<suffix>`)."""
     port = free_port()
     s = msgspec.structs.replace(settings, http_port=port)
-    env = child_env(s)
+    environ = {**child_env(s), **(env or {})}
     cli = [PY, "-m", "actors.cli"]
     arch = Arch("loan-actors", port, database)
-    arch.procs["users-worker"] = procs.start("la-users-worker", [*cli, "worker", "users"], env, REPO)
-    arch.procs["loans-worker"] = procs.start("la-loans-worker", [*cli, "worker", "loans"], env, REPO)
-    arch.procs["edge"] = procs.start("la-edge", [*cli, "edge"], env, REPO)
+    for role, args in (
+        ("users-worker", ["worker", "users"]),
+        ("loans-worker", ["worker", "loans"]),
+        ("edge", ["edge"]),
+    ):
+        out = procs.log_dir / f"{tag}-{role}{stdout_suffix}" if stdout_suffix else None
+        arch.procs[role] = procs.start(f"{tag}-{role}", [*cli, *args], environ, REPO, stdout=out)
     # /ready: NATS connected and both actors answer $SRV.PING
     arch.ready_urls = [f"http://127.0.0.1:{port}/ready"]
     if nats_pid is not None:
