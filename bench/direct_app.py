@@ -154,9 +154,8 @@ async def list_mine(request: Request[Any, Any, Any]) -> Response[bytes]:
     except msgspec.ValidationError as exc:
         raise BadRequest(str(exc)) from None
     assert app.loans is not None
-    rows, total = await fetch_page(
-        app.loans, q.list_customer_loans, who.id, req.status, page=req.page, page_size=req.page_size
-    )
+    sql, args = q.customer_loans(who.id, req.status)
+    rows, total = await fetch_page(app.loans, sql, *args, page=req.page, page_size=req.page_size)
     page = m.LoanPage(data=[to_loan(r) for r in rows], count=total, page=req.page, page_size=req.page_size)
     return _page("Your loans", page)
 

@@ -219,9 +219,8 @@ async def list_loans(req: m.ListLoans, ctx: Ctx) -> m.LoanPage:
 @actor.handle("loans.list_mine", m.ListMyLoans, roles={"customer"})
 async def list_my_loans(req: m.ListMyLoans, ctx: Ctx) -> m.LoanPage:
     """The calling customer's own loans, newest first."""
-    return await _loan_page(
-        ctx, q.list_customer_loans, ctx.user.id, req.status, page=req.page, page_size=req.page_size
-    )
+    query, args = q.customer_loans(ctx.user.id, req.status)
+    return await _loan_page(ctx, query, *args, page=req.page, page_size=req.page_size)
 
 
 @actor.handle("loans.get", m.LoanId, roles=ANYONE_SIGNED_IN)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
+from uuid import UUID
 
 LOAN_COLUMNS = (
     "id, customer_id, customer_email, customer_name, agent_id, agent_email, principal, interest, "
@@ -68,15 +70,25 @@ LIMIT ${n + 1} OFFSET ${n + 2}"""
     return page, f"SELECT count(*) FROM loans WHERE {where}"
 
 
-# The total is counted once (an InitPlan, and only the branch asked for runs): without a status
-# an index-only count of the customer's entries; a window count would fetch every loan of the
-# customer to return twenty (200 loans a customer cost three times the Postgres CPU of 20).
-list_customer_loans = f"""
-SELECT {LOAN_COLUMNS},
-       CASE WHEN $2::text IS NULL
-            THEN (SELECT count(*) FROM loans WHERE customer_id = $1)
-            ELSE (SELECT count(*) FROM loans WHERE customer_id = $1 AND status = $2) END AS total
-FROM loans
-WHERE customer_id = $1 AND ($2::text IS NULL OR status = $2)
+def customer_loans(customer_id: UUID, status: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The page query of a customer's own loans, newest first, and its arguments before
+    LIMIT/OFFSET. The total is counted once beside the page (an InitPlan): without a status, an
+    index-only count of the customer's index entries. A window count would fetch every loan of
+    the customer to return twenty (at 200 loans a customer, three times the Postgres CPU), and
+    one text for both cases (`$2 IS NULL OR status = $2`) is planned anew on every call."""
+    if status is None:
+        return _CUSTOMER_LOANS, (customer_id,)
+    return _CUSTOMER_LOANS_BY_STATUS, (customer_id, status)
+
+
+_CUSTOMER_LOANS = f"""
+SELECT {LOAN_COLUMNS}, (SELECT count(*) FROM loans WHERE customer_id = $1) AS total
+FROM loans WHERE customer_id = $1
+ORDER BY created_at DESC, id DESC
+LIMIT $2 OFFSET $3"""
+
+_CUSTOMER_LOANS_BY_STATUS = f"""
+SELECT {LOAN_COLUMNS}, (SELECT count(*) FROM loans WHERE customer_id = $1 AND status = $2) AS total
+FROM loans WHERE customer_id = $1 AND status = $2
 ORDER BY created_at DESC, id DESC
 LIMIT $3 OFFSET $4"""

@@ -145,9 +145,10 @@ def _list_cases(sample: Sample) -> list[tuple[str, str, list[object]]]:
         page, *count = _texts(("status",))
         cases.append((f"list_loans(status={status})", page, [status, 20, 0]))
         cases += [(f"list_loans(status={status}) count", sql, [status]) for sql in count]
+    for status in (None, "APPROVED"):
+        sql, args = q.customer_loans(sample.customer_id, status)
+        cases.append((f"customer_loans(status={status})", sql, [*args, 20, 0]))
     cases += [
-        ("list_customer_loans(any status)", q.list_customer_loans, [sample.customer_id, None, 20, 0]),
-        ("list_customer_loans(APPROVED)", q.list_customer_loans, [sample.customer_id, "APPROVED", 20, 0]),
         ("get_loan", q.get_loan, [sample.loan_id]),
         ("history", q.history, [sample.loan_id, 100, 0]),
     ]
