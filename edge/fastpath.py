@@ -4,9 +4,9 @@ A forwarded route does the same few things every time (edge/forward.py `ask`): t
 the actor. Litestar's routing, middleware stack, request and response objects cost the edge about
 as much CPU as the NATS call itself (bench profile), so requests that match a forwarded route
 exactly are answered here, by the same `ask`, with the same error envelope, body limit and
-metrics. Everything else goes to Litestar as before: login (its own failure limiter), /health,
-/ready, /metrics, the OpenAPI document, an unknown path or method (404/405), and every request
-while tracing is on (Litestar's OpenTelemetry middleware makes the server span).
+metrics, and with tracing on their own HTTP server span (Litestar's OpenTelemetry middleware
+costs about as much again). Everything else goes to Litestar as before: login (its own failure
+limiter), /health, /ready, /metrics, the OpenAPI document, an unknown path or method (404/405).
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar._parsers import parse_query_string  # the parser Litestar's own requests use
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 
 from actors.errors import ActorError
 from edge.context import Edge
 from edge.endpoint import Endpoint
 from edge.errors import CircuitOpen, RateLimited, error_body
 from edge.forward import ask
+from otel import spans
 from otel.setup import enabled as tracing
 
 log = logging.getLogger("edge.fastpath")
@@ -63,7 +66,7 @@ class FastPath:
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer `scope` if it is a forwarded route's (True), else leave it to Litestar (False)."""
-        if scope["type"] != "http" or tracing():
+        if scope["type"] != "http":
             return False
         found = self._match(scope["method"], scope["path"])
         if found is None:
@@ -71,15 +74,35 @@ class FastPath:
         route, path = found
         started = time.perf_counter()
         status = 500
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         try:
-            status, headers, body = await self._answer(route, path, scope, receive)
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            if tracing():
+                with spans.http_server(scope["method"], route.template, scope["path"], headers) as span:
+                    status = await self._respond(route, path, scope, headers, receive, send)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(StatusCode.ERROR)
+            else:
+                status = await self._respond(route, path, scope, headers, receive, send)
         finally:
             self.edge.metrics.observe_http(
                 scope["method"], route.template, status, time.perf_counter() - started
             )
         return True
+
+    async def _respond(
+        self,
+        route: Route,
+        path: dict[str, str],
+        scope: Scope,
+        headers: dict[str, str],
+        receive: Receive,
+        send: Send,
+    ) -> int:
+        status, answer_headers, body = await self._answer(route, path, scope, headers, receive)
+        await send({"type": "http.response.start", "status": status, "headers": answer_headers})
+        await send({"type": "http.response.body", "body": body})
+        return status
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         route = self.static.get((method, path))
@@ -93,10 +116,9 @@ class FastPath:
         return None
 
     async def _answer(
-        self, route: Route, path: dict[str, str], scope: Scope, receive: Receive
+        self, route: Route, path: dict[str, str], scope: Scope, headers: dict[str, str], receive: Receive
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         ep = route.ep
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         try:
             body = await self._body(receive, headers) if ep.has_body else b""
             client = scope["client"][0] if scope.get("client") else ""
@@ -106,6 +128,7 @@ class FastPath:
             return _error(exc)
         except Exception as exc:
             log.error("%s %s failed", scope["method"], scope["path"], exc_info=exc)
+            trace.get_current_span().record_exception(exc)  # the server span, if tracing
             return _error(ActorError("internal error"))
         return ep.status, [_JSON, (b"content-length", str(len(reply)).encode())], reply
 

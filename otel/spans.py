@@ -33,6 +33,22 @@ def _messaging(subject: str, operation: str) -> dict[str, str]:
     }
 
 
+def http_server(
+    method: str, route: str, path: str, headers: Mapping[str, str]
+) -> AbstractContextManager[Span]:
+    """The edge's HTTP SERVER span for a forwarded route (edge/fastpath.py; Litestar's middleware
+    makes the same for the rest), continuing a `traceparent` the client sent."""
+    attributes = {"http.request.method": method, "http.route": route, "url.path": path}
+    return tracer.start_as_current_span(
+        f"{method} {route}",
+        context=extract(headers),
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+        record_exception=False,  # the fast path turns every failure into an answer itself
+        set_status_on_exception=False,
+    )
+
+
 def nats_client(subject: str, headers: dict[str, str]) -> Span:
     """A started CLIENT span for one request on `subject`; its context replaces any in `headers`."""
     span = tracer.start_span(f"send {subject}", kind=SpanKind.CLIENT, attributes=_messaging(subject, "send"))

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Sequence
+from datetime import datetime
 
 import pytest
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from otel.setup import _exporters
+from otel.setup import _exporters, _one_line
 
 
 def test_none_is_the_default_and_installs_nothing() -> None:
@@ -31,3 +42,33 @@ def test_otlp_without_its_package_warns_and_falls_back_to_none(
 def test_an_unknown_exporter_is_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     assert _exporters("zipkin") == []
     assert "OTEL_TRACES_EXPORTER=zipkin" in caplog.text
+
+
+def test_the_console_line_is_the_sdk_span_json_on_one_line() -> None:
+    """`console` writes each span as ReadableSpan.to_json would, only cheaper (and on one line)."""
+    finished: list[ReadableSpan] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            finished.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "edge"}))
+    provider.add_span_processor(SimpleSpanProcessor(Keep()))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("parent", kind=SpanKind.SERVER) as parent:
+        link = Link(parent.get_span_context(), {"why": "because"})
+        with tracer.start_as_current_span("child", kind=SpanKind.CLIENT, links=[link]) as child:
+            child.set_attribute("n", 3)
+            child.record_exception(ValueError("boom"))
+            child.set_status(Status(StatusCode.ERROR, "it broke"))
+    for span in finished:
+        line = _one_line(span)
+        assert line.endswith("\n") and line.count("\n") == 1
+        ours, sdk = json.loads(line), json.loads(span.to_json(indent=None))
+        for record in (ours, sdk):  # whole seconds: msgspec leaves out ".000000"; the instant is the same
+            for key in ("start_time", "end_time"):
+                record[key] = datetime.fromisoformat(record[key])
+            for event in record["events"]:
+                event["timestamp"] = datetime.fromisoformat(event["timestamp"])
+        assert ours == sdk
