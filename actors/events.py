@@ -87,8 +87,7 @@ async def _insert(
         subject,
         _encoder.encode(envelope),
         _encoder.encode(headers).decode(),
-    )
-    await con.execute(f"NOTIFY {schema}_outbox")
+    )  # its trigger wakes the relays at commit (db/<schema>/0004_outbox_notify.sql)
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
