@@ -1,8 +1,11 @@
-"""bcrypt on a small, bounded thread pool: logins queue behind each other, never block the loop."""
+"""bcrypt on a small, bounded, low-priority thread pool: logins queue behind each other and behind
+the requests, and never block the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -21,10 +24,27 @@ def check_length(password: str) -> bytes:
     return raw
 
 
+HASHING_NICENESS = 10  # added to the process's own nice value (19 at most)
+
+
+def _yield_to_requests() -> None:
+    """Each hashing thread runs at a lower CPU priority than the rest of the machine's work (Linux
+    gives every thread its own nice value): under a login storm the scheduler serves the requests
+    first, on every process of the host, and logins wait for the CPU that is left instead of taking
+    it from them. Lowering one's own priority needs no privilege; where it fails, nothing changes."""
+    try:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + HASHING_NICENESS))
+    except (AttributeError, OSError):  # not Linux, or refused: hash at normal priority
+        pass
+
+
 class Passwords:
     def __init__(self, cost: int, threads: int) -> None:
         self._cost = cost
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bcrypt")
+        self._pool = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="bcrypt", initializer=_yield_to_requests
+        )
         # Unknown emails are checked against this, so they take as long as a wrong password.
         self._dummy = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(cost))
 
