@@ -26,7 +26,7 @@ from actors.errors import ActorError
 from edge.context import Edge
 from edge.endpoint import Endpoint
 from edge.errors import CircuitOpen, RateLimited, error_body
-from edge.forward import ask
+from edge.forward import admit, ask
 from otel import spans
 from otel.setup import enabled as tracing
 
@@ -120,8 +120,9 @@ class FastPath:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         ep = route.ep
         try:
-            body = await self._body(receive, headers) if ep.has_body else b""
             client = scope["client"][0] if scope.get("client") else ""
+            admit(self.edge, client)
+            body = await self._body(receive, headers) if ep.has_body else b""
             query = _query(scope.get("query_string", b""))
             reply = await ask(self.edge, ep, client, headers, path, query, body)
         except ActorError as exc:

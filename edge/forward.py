@@ -27,10 +27,20 @@ _FORWARDED = tuple((name, name.lower()) for name in FORWARDED_HEADERS)
 async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[bytes]:
     """Answer `request` by asking `ep.subject`; failures raise and become the error envelope."""
     edge = edge_of(request)
-    body = await request.body() if ep.has_body else b""
     client = request.client.host if request.client else ""
+    admit(edge, client)
+    body = await request.body() if ep.has_body else b""
     reply = await ask(edge, ep, client, request.headers, request.path_params, request.query_params, body)
     return Response(content=reply, media_type=MediaType.JSON, status_code=ep.status)
+
+
+def admit(edge: Edge, client: str) -> None:
+    """The general per-client limit, before anything is read: 429 over it. `client` is the peer
+    address, not X-Forwarded-For: a client could write any address there."""
+    if edge.requests is not None:
+        wait = edge.requests.take(client)
+        if wait is not None:
+            raise RateLimited("too many requests; try again later", retry_after=wait)
 
 
 async def ask(
@@ -42,16 +52,10 @@ async def ask(
     query: Mapping[str, str],
     body: bytes,
 ) -> bytes:
-    """The success body for one call of `ep`, from what the HTTP request carried; failures raise.
-
-    `headers` is looked up by lower-case names (Litestar's are case-insensitive; the fast path's
-    are lower-case already); `client` is the peer address.
+    """The success body for one call of `ep`, from what the HTTP request carried (`admit`ted
+    already); failures raise. `headers` is looked up by lower-case names (Litestar's are
+    case-insensitive; the fast path's are lower-case already).
     """
-    if edge.requests is not None:
-        # The peer address, not X-Forwarded-For: a client could write any address there.
-        wait = edge.requests.take(client)
-        if wait is not None:
-            raise RateLimited("too many requests; try again later", retry_after=wait)
     if not ep.public:
         # A bad token stops here (401), without reaching the actor; roles are the actor's business.
         await edge.verifier.verify_header(headers.get("authorization"))
