@@ -164,16 +164,17 @@ class Consumer(Generic[S]):
                 for msg, _ in batch:
                     await msg.ack()  # a publish into the client's buffer: no round trip is awaited
                 return
-        for msg, envelope in batch:
-            await self._handle_one(msg, envelope)
+        for i, (msg, envelope) in enumerate(batch):
+            await self._handle_one(msg, envelope, [later for later, _ in batch[i + 1 :]])
 
-    async def _handle_one(self, msg: Msg, envelope: Envelope) -> None:
-        """Apply one delivery: ack on success (or if already applied), retry or dead-letter on failure."""
+    async def _handle_one(self, msg: Msg, envelope: Envelope, held: list[Msg]) -> None:
+        """Apply one delivery: ack on success (or if already applied), retry or dead-letter on
+        failure. `held`: the deliveries of its batch still waiting their turn."""
         if not tracing():
-            await self._apply(msg, envelope, None)
+            await self._apply(msg, envelope, None, held)
             return
         with self._span(msg, envelope) as span:
-            await self._apply(msg, envelope, span)
+            await self._apply(msg, envelope, span, held)
 
     def _span(self, msg: Msg, envelope: Envelope) -> AbstractContextManager[Span]:
         return spans.event_processed(msg.subject, self.sub.durable, str(envelope.id), msg.headers)
@@ -211,8 +212,11 @@ class Consumer(Generic[S]):
             new.discard(event_id)
         return fresh
 
-    async def _apply(self, msg: Msg, envelope: Envelope, span: Span | None) -> None:
-        pause = 0.2
+    async def _apply(self, msg: Msg, envelope: Envelope, span: Span | None, held: list[Msg]) -> None:
+        # While the database is away: tries back off, but the keep-alives must come well within
+        # the ack wait, or JetStream hands the deliveries to another worker and counts them.
+        longest = min(5.0, self.settings.event_ack_wait / 3)
+        pause = min(0.2, longest)
         try:
             while True:
                 try:
@@ -221,10 +225,12 @@ class Consumer(Generic[S]):
                 except DB_DOWN as exc:
                     # Not the event's fault: wait here, keeping the delivery alive, rather than
                     # let a long database outage use up max_deliver and dead-letter good events.
+                    # The rest of the batch waits too: kept alive, not handed to another worker.
                     log.warning("consumer %s: database unavailable (%r); waiting", self.sub.durable, exc)
-                    await msg.in_progress()
+                    for waiting in (msg, *held):
+                        await waiting.in_progress()
                     await asyncio.sleep(pause)
-                    pause = min(pause * 2, 5.0)
+                    pause = min(pause * 2, longest)
         except Exception as exc:
             delivered = msg.metadata.num_delivered
             if span is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -204,3 +205,50 @@ async def test_each_event_of_a_batch_gets_its_own_span_linked_to_its_producer(
         assert span.context is not None
         below = [s for s in finished if s.parent is not None and s.parent.span_id == span.context.span_id]
         assert any(s.attributes and s.attributes.get("db.query.text") == "SELECT 1" for s in below)
+
+
+async def test_a_database_outage_keeps_the_whole_fetched_batch_alive(
+    settings: Settings, nc: Client, users_worker: ServingActor[Any]
+) -> None:
+    """The database is away for three ack waits while a worker holds a batch: the worker waits
+    with every delivery of the batch kept alive, so none is handed to the other worker of the same
+    durable consumer (each redelivery counts towards max_deliver), and each applies once after."""
+    quick = msgspec.structs.replace(settings, event_ack_wait=1.0)
+    kind = f"tests.batchoutage{uuid.uuid4().hex[:8]}"
+    back_at = time.monotonic() + 3.0
+    applied: list[uuid.UUID] = []
+    seen_by_second: list[uuid.UUID] = []
+
+    def effect(seen: list[uuid.UUID] | None) -> Handler:
+        async def apply(event: Envelope, con: asyncpg.Connection, state: None) -> None:
+            if seen is not None:
+                seen.append(event.id)
+            if time.monotonic() < back_at:
+                raise asyncpg.CannotConnectNowError("the database system is starting up")
+            applied.append(event.id)
+
+        return apply
+
+    events = [_event(kind) for _ in range(5)]
+    for event in events:
+        await _publish(nc, settings, event)
+    first = _consumer(quick, nc, users_worker, kind, effect(None))
+    await first.start()
+    await eventually(lambda: _delivered(nc, settings, first, len(events)))
+    second = _consumer(quick, nc, users_worker, kind, effect(seen_by_second))  # same durable
+    await second.start()
+    try:
+        await eventually(lambda: _settled(nc, settings, first), within=20)
+    finally:
+        await second.stop()
+        await first.stop()
+    assert sorted(applied) == sorted(event.id for event in events)  # each once
+    assert seen_by_second == []  # nothing was redelivered while the first held it
+
+
+async def _delivered(nc: Client, settings: Settings, consumer: Consumer[None], count: int) -> bool:
+    try:
+        info = await nc.jetstream().consumer_info(settings.events_stream, consumer.sub.durable)
+    except NotFoundError:
+        return False
+    return info.delivered.stream_seq > 0 and info.num_ack_pending == count
