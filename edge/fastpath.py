@@ -124,7 +124,7 @@ class FastPath:
             admit(self.edge, client)
             body = await self._body(receive, headers) if ep.has_body else b""
             query = _query(scope.get("query_string", b""))
-            reply = await ask(self.edge, ep, client, headers, path, query, body)
+            reply = await ask(self.edge, ep, headers, path, query, body)
         except ActorError as exc:
             return _error(exc)
         except Exception as exc:

@@ -30,7 +30,7 @@ async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[byt
     client = request.client.host if request.client else ""
     admit(edge, client)
     body = await request.body() if ep.has_body else b""
-    reply = await ask(edge, ep, client, request.headers, request.path_params, request.query_params, body)
+    reply = await ask(edge, ep, request.headers, request.path_params, request.query_params, body)
     return Response(content=reply, media_type=MediaType.JSON, status_code=ep.status)
 
 
@@ -46,7 +46,6 @@ def admit(edge: Edge, client: str) -> None:
 async def ask(
     edge: Edge,
     ep: Endpoint,
-    client: str,
     headers: Mapping[str, str],
     path: Mapping[str, str],
     query: Mapping[str, str],
