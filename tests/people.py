@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 
 from actors.config import Settings
+from actors.db import role_dsn
 from actors.users.bootstrap import create_admin
 from actors.users.messages import CreateAdmin
 
@@ -96,7 +100,7 @@ class Cast:
 
 async def cast(client: httpx.AsyncClient, settings: Settings) -> Cast:
     boss = await admin(client, settings)
-    return Cast(
+    crew = Cast(
         admin=boss,
         customer=await signup(client, "customer"),
         other_customer=await signup(client, "customer"),
@@ -106,3 +110,31 @@ async def cast(client: httpx.AsyncClient, settings: Settings) -> Cast:
         rejected_agent=await agent(client, boss, "rejected"),
         deleted_agent=await agent(client, boss, "deleted"),
     )
+    await _revocations_landed(settings, crew)
+    return crew
+
+
+async def _revocations_landed(settings: Settings, crew: Cast, within: float = 10.0) -> None:
+    """Wait until the loans actor's read model has the rejection and the deletion: a revoked
+    agent's token stops working for loan actions when the event lands (tests/events measure how
+    soon); the tests that use a cast are about who may do what once it has. Without the wait, a
+    loan action tried within milliseconds of the deletion raced the event (seen in CI)."""
+    con = await asyncpg.connect(role_dsn(settings, "loans"))
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            rows = await con.fetch(
+                "SELECT id, status, deleted FROM loans.parties WHERE id = ANY($1::uuid[])",
+                [uuid.UUID(crew.rejected_agent.id), uuid.UUID(crew.deleted_agent.id)],
+            )
+            state = {str(r["id"]): (r["status"], r["deleted"]) for r in rows}
+            rejected = state.get(crew.rejected_agent.id, ("", False))[0] == "rejected"
+            deleted = state.get(crew.deleted_agent.id, ("", False))[1]
+            if rejected and deleted:
+                return
+            assert time.monotonic() < deadline, (
+                f"the loans read model did not catch up in {within} s: {state}"
+            )
+            await asyncio.sleep(0.02)
+    finally:
+        await con.close()
