@@ -65,6 +65,20 @@ class CircuitOpen(Unavailable):
         self.retry_after = retry_after
 
 
+class PayloadTooLarge(ActorError):
+    """A body over the edge's limit (the fast path's; Litestar raises its own for the rest)."""
+
+    status, code = 413, "payload_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("Request Entity Too Large")  # Litestar's words, so both paths agree
+
+
+def retry_after_of(exc: ActorError) -> int | None:
+    """Seconds for the `Retry-After` header of a refusal that says when to come back."""
+    return exc.retry_after if isinstance(exc, RateLimited | CircuitOpen) else None
+
+
 _reply_decoder = msgspec.json.Decoder(ErrorReply)
 
 
@@ -110,7 +124,7 @@ def error_body(code: str, message: str, details: Any = None) -> bytes:
 def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The one table from failure to HTTP answer (registered for every exception type)."""
     if isinstance(exc, ActorError):  # its message is safe to show, whatever the status
-        retry_after = exc.retry_after if isinstance(exc, RateLimited | CircuitOpen) else None
+        retry_after = retry_after_of(exc)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return error_response(exc.status, exc.code, exc.message, exc.details, headers)
     if isinstance(exc, HTTPException) and exc.status_code < 500:

@@ -25,7 +25,7 @@ from opentelemetry.trace import StatusCode
 from actors.errors import ActorError
 from edge.context import Edge
 from edge.endpoint import Endpoint
-from edge.errors import CircuitOpen, RateLimited, error_body
+from edge.errors import PayloadTooLarge, error_body, retry_after_of
 from edge.forward import admit, ask
 from otel import spans
 from otel.setup import enabled as tracing
@@ -155,14 +155,6 @@ class FastPath:
         return b"".join(chunks)
 
 
-class PayloadTooLarge(ActorError):
-    status = 413
-    code = "payload_too_large"
-
-    def __init__(self) -> None:
-        super().__init__("Request Entity Too Large")
-
-
 def _query(query_string: bytes) -> dict[str, str]:
     """Query parameters as Litestar reads them (its own parser): the first of a repeat wins."""
     return dict(reversed(parse_query_string(query_string)))
@@ -171,6 +163,7 @@ def _query(query_string: bytes) -> dict[str, str]:
 def _error(exc: ActorError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     body = error_body(exc.code, exc.message, exc.details)
     headers = [_JSON, (b"content-length", str(len(body)).encode())]
-    if isinstance(exc, RateLimited | CircuitOpen):
-        headers.append((b"retry-after", str(exc.retry_after).encode()))
+    retry_after = retry_after_of(exc)
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     return exc.status, headers, body
