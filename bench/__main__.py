@@ -18,6 +18,7 @@ import sys
 
 from bench import plan
 from bench.data import Shape
+from bench.profile import PROFILED
 from bench.run import Options
 
 
@@ -39,7 +40,15 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--loans", type=int, default=None, help="seeded loans (100000; --quick 20000)")
     p.add_argument("--customers", type=int, default=None, help="seeded customers (5000; --quick 1000)")
     p.add_argument("--quick", action="store_true", help="everything in under 60 s: short runs, fewer rows")
-    p.add_argument("--profile", action="store_true", help="py-spy the GET path afterwards (needs py-spy)")
+    p.add_argument(
+        "--profile",
+        nargs="?",
+        const="list",
+        default="",
+        metavar="SCENARIO",
+        choices=PROFILED,
+        help="py-spy the path of list (the default) or create afterwards (needs py-spy)",
+    )
     p.add_argument("--client", choices=["aiohttp", "httpx"], default=None, help="http-hop's client")
     p.add_argument(
         "--wait-for-quiet-machine",
@@ -71,6 +80,8 @@ def parse(argv: list[str] | None = None) -> Options:
     unknown = [n for n in names if n not in plan.SCENARIOS]
     if unknown:
         p.error(f"unknown scenarios: {', '.join(unknown)}")
+    if a.profile and a.profile not in names:
+        p.error(f"--profile {a.profile}: the scenario must be among those run")
     quick = a.quick
     shape = Shape(
         loans=a.loans or (20_000 if quick else 100_000),

@@ -1,7 +1,9 @@
-"""`--profile`: py-spy on the GET list path, and a summary of where the time goes.
+"""`--profile [list|create]`: py-spy on one scenario's path, and a summary of where the time goes.
 
-After the measured runs, the GET list load runs again against loan-actors (py-spy on the edge and
-the loans worker at once) and against the direct app, each for the run's duration (≥ 5 s).
+After the measured runs, the scenario's load runs again against loan-actors (py-spy on the edge and
+the loans worker at once, and the users worker for create: it applies the loan events) and against
+the direct app, each for the run's duration (≥ 5 s). Only scenarios that can be repeated: a
+decision's loans are used up by its measured run.
 py-spy samples without pausing the target (`--nonblocking`) and only running threads (no idle).
 The collapsed stacks go to bench/results/profiles/ (not committed); the summary to the report.
 """
@@ -20,6 +22,7 @@ from bench.loadgen import Spec
 
 PROFILES = Path(__file__).resolve().parent / "results" / "profiles"
 RATE = 200  # samples per second
+PROFILED = ("list", "create")
 
 # py-spy names files relative to their sys.path entry: "jwt/api_jws.py", "asyncio/base_events.py"
 CATEGORIES = (
@@ -101,7 +104,7 @@ def _record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def profile_get(archs: list[systems.Arch], files: plan.Files, opts: object, work: Path) -> str:
+def profile(archs: list[systems.Arch], scenario: str, files: plan.Files, opts: object, work: Path) -> str:
     from bench.run import Options, run_python
 
     assert isinstance(opts, Options)
@@ -109,8 +112,9 @@ def profile_get(archs: list[systems.Arch], files: plan.Files, opts: object, work
         return "py-spy is not installed (`pip install py-spy`): no profile.\n"
     PROFILES.mkdir(parents=True, exist_ok=True)
     seconds = max(5, round(opts.duration))
+    workers = ("edge", "loans-worker", "users-worker") if scenario == "create" else ("edge", "loans-worker")
     targets = {
-        "loan-actors": ("edge", "loans-worker"),
+        "loan-actors": workers,
         "direct": ("app",),
     }
     sections = []
@@ -142,5 +146,5 @@ def profile_get(archs: list[systems.Arch], files: plan.Files, opts: object, work
                 spy.wait()
             rps = result.requests / result.elapsed if result.elapsed else 0
             body = summarize(out) if out.exists() else "(py-spy wrote nothing)\n"
-            sections.append(f"### {arch.name}: {role} (GET list, {rps:.0f} req/s under py-spy)\n\n{body}")
+            sections.append(f"### {arch.name}: {role} ({scenario}, {rps:.0f} req/s under py-spy)\n\n{body}")
     return "\n".join(sections)

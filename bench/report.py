@@ -269,7 +269,7 @@ def render(outcome: Outcome) -> str:
         "\n\nTimings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in outcome.timings.items()),
     ]
     if outcome.profile:
-        parts += ["\n\n## Profile of the GET path\n\n", outcome.profile]
+        parts += [f"\n\n## Profile of the {outcome.profiled} path\n\n", outcome.profile]
     parts += ["\n\n", ratios(outcome), "\n"]
     return "".join(parts)
 

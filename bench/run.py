@@ -42,7 +42,7 @@ class Options:
     loadgen: str = "auto"  # auto (wrk when installed), wrk, python
     shape: data.Shape = field(default_factory=data.Shape)
     quick: bool = False
-    profile: bool = False
+    profile: str = ""  # the scenario to py-spy afterwards, or none
     client: str | None = None  # http-hop's client: aiohttp or httpx
     keep: bool = False
     scale: bool = False  # the `scale` variant: GET list against --scale-loans loans (plan.Variant)
@@ -89,6 +89,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     profile: str = ""
+    profiled: str = ""  # the scenario of `profile`
     variants: list[Measurement] = field(default_factory=list)  # plan.VARIANTS, loan-actors alone
     spans: dict[str, int] = field(default_factory=dict)  # what the `traced` variant wrote
 
@@ -176,9 +177,10 @@ def run(opts: Options) -> Outcome:
                     print(problem, flush=True)
                     outcome.notes.append(problem)
         if opts.profile:
-            from bench.profile import profile_get
+            from bench.profile import profile
 
-            outcome.profile = profile_get(archs, files["list"], opts, work)
+            outcome.profile = profile(archs, opts.profile, files[opts.profile], opts, work)
+            outcome.profiled = opts.profile
         outcome.notes += asyncio.run(_idempotency_note(server_url, dbs))
         outcome.memory = _memory(archs, postmaster)
         outcome.versions = _versions(server_url)
