@@ -7,13 +7,19 @@ on the `max_deliver`-th failure the event goes to the dead-letter stream with th
 `loans events replay` can send it back once the cause is fixed.
 
 A fetched batch is applied in one transaction: one inbox INSERT for all its event ids, then the
-handler of each fresh event in fetch order (events of one aggregate must apply in order), one
+handler with the fresh events in fetch order (events of one aggregate must apply in order), one
 COMMIT (one WAL flush), then the acks (publishes that await no reply). If anything in the batch
 raises (a poison event, a handler error, the database going away), it rolls back and its events
 are applied one at a time as above, each in its own transaction: a bad event gets its own retries
 and dead letter while the others still apply, and a database outage is waited out with the
 delivery kept alive, never counted against `max_deliver`. An event that does not decode is
-dead-lettered and left out of the batch. With tracing on, each event still gets its own span.
+dead-lettered and left out of the batch.
+
+A subscription's `handler` takes one event at a time; a `batch_handler` takes all the fresh events
+of the batch in one call (a list of one when they go one at a time), so it can write them in one
+statement rather than one per event: each statement is a round trip. With tracing on, each event
+still gets its own span, opened before the handler runs (a batch handler's statements show under
+the last one).
 """
 
 from __future__ import annotations
@@ -41,16 +47,23 @@ from otel.setup import enabled as tracing
 log = logging.getLogger("actors.consumers")
 S = TypeVar("S")
 EventHandler = Callable[[Envelope, Conn, S], Awaitable[None]]
+BatchHandler = Callable[[list[Envelope], Conn, S], Awaitable[None]]
 Delivery = tuple[Msg, Envelope]
 
 
 @dataclass(frozen=True)
 class EventSubscription(Generic[S]):
-    """A durable consumer: the events it wants (a pattern such as "users.>") and what it does."""
+    """A durable consumer: the events it wants (a pattern such as "users.>") and what it does,
+    either to one event at a time (`handler`) or to the fresh events of a batch (`batch_handler`)."""
 
     durable: str
     pattern: str
-    handler: EventHandler[S]
+    handler: EventHandler[S] | None = None
+    batch_handler: BatchHandler[S] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise TypeError(f"{self.durable}: give exactly one of handler and batch_handler")
 
 
 def _backoff(delivered: int) -> float:
@@ -187,11 +200,16 @@ class Consumer(Generic[S]):
             event_spans: list[Span] = []
             async with self.pool.acquire() as con, con.transaction():
                 fresh = await self._record(con, [envelope.id for _, envelope in batch])
+                applying: list[Envelope] = []
                 for (msg, envelope), new in zip(batch, fresh, strict=True):
                     if traced:
                         event_spans.append(open_spans.enter_context(self._span(msg, envelope)))
                     if new:
-                        await self.sub.handler(envelope, con, self.state)
+                        applying.append(envelope)
+                        if self.sub.handler is not None:  # under its own span, the one just opened
+                            await self.sub.handler(envelope, con, self.state)
+                if self.sub.batch_handler is not None and applying:
+                    await self.sub.batch_handler(applying, con, self.state)
             for span, new in zip(event_spans, fresh, strict=False):  # committed
                 span.set_attribute("loans.event.applied", new)  # false: a redelivery, skipped
                 span.set_attribute("loans.event.batch", len(batch))

@@ -27,7 +27,7 @@ from nats.aio.subscription import Subscription
 from opentelemetry.trace import Span
 
 from actors.config import Settings
-from actors.consumers import EventHandler, EventSubscription
+from actors.consumers import BatchHandler, EventHandler, EventSubscription
 from actors.db import DB_DOWN
 from actors.errors import (
     ActorError,
@@ -113,6 +113,16 @@ class Actor(Generic[S]):
 
         def register(fn: EventHandler[S]) -> EventHandler[S]:
             self.subscriptions.append(EventSubscription(durable=durable, pattern=pattern, handler=fn))
+            return fn
+
+        return register
+
+    def on_events(self, durable: str, pattern: str) -> Callable[[BatchHandler[S]], BatchHandler[S]]:
+        """Register a durable consumer like `on_event`, whose handler takes every fresh event of a
+        fetched batch, in order, in one call (one event if the batch is being retried one by one)."""
+
+        def register(fn: BatchHandler[S]) -> BatchHandler[S]:
+            self.subscriptions.append(EventSubscription(durable=durable, pattern=pattern, batch_handler=fn))
             return fn
 
         return register

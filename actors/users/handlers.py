@@ -269,25 +269,36 @@ for _event_type, _data_type in m.EVENTS.items():
     actor.publishes_event(_event_type, _data_type)
 
 
-@actor.on_event("users-loan-activity", "loans.>")
-async def record_loan_activity(event: Envelope, con: Conn, state: UsersState) -> None:
-    """A loan event becomes activity on its customer's and agent's profiles; a decision notifies
-    the customer."""
-    loan = data_as(event, LoanChanged)
-    kind = event.type.removeprefix("loans.")
-    for user_id in {loan.customer_id, loan.agent_id}:
-        await con.execute(
-            q.insert_activity,
-            event.id,
-            user_id,
-            kind,
-            loan.loan_id,
-            loan.status,
-            event.version,
-            loan.by,
-            event.occurred_at,
-        )
-    if event.type in ("loans.loan.approved", "loans.loan.rejected"):
-        await con.execute(
-            q.insert_notification, uuid.uuid4(), loan.customer_id, loan.loan_id, kind.replace(".", "_")
-        )
+@actor.on_events("users-loan-activity", "loans.>")
+async def record_loan_activity(events: list[Envelope], con: Conn, state: UsersState) -> None:
+    """Loan events become activity on their customer's and agent's profiles; a decision notifies
+    the customer. One statement for the whole batch's activity (and one for its notifications)."""
+    activity: list[tuple[Any, ...]] = []
+    notifications: list[tuple[Any, ...]] = []
+    for event in events:
+        loan = data_as(event, LoanChanged)
+        kind = event.type.removeprefix("loans.")
+        for user_id in {loan.customer_id, loan.agent_id}:  # one row if the agent is the customer
+            activity.append(
+                (
+                    event.id,
+                    user_id,
+                    kind,
+                    loan.loan_id,
+                    loan.status,
+                    event.version,
+                    loan.by,
+                    event.occurred_at,
+                )
+            )
+        if event.type in ("loans.loan.approved", "loans.loan.rejected"):
+            notifications.append((uuid.uuid4(), loan.customer_id, loan.loan_id, kind.replace(".", "_")))
+    if activity:
+        await con.execute(q.insert_activity, *_columns(activity))
+    if notifications:
+        await con.execute(q.insert_notifications, *_columns(notifications))
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows → one list per column: the arrays an `unnest(...)` insert takes."""
+    return [list(column) for column in zip(*rows, strict=True)]

@@ -58,10 +58,14 @@ WHERE user_id = $1
 ORDER BY occurred_at DESC, event_id
 LIMIT 20"""
 
+# One statement for a batch of events: each parameter is a column, unnest() zips them into rows.
 insert_activity = """
 INSERT INTO activity (event_id, user_id, type, loan_id, status, version, by_user, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT * FROM unnest(
+    $1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::integer[], $7::uuid[], $8::timestamptz[]
+)
 ON CONFLICT DO NOTHING"""
 
-insert_notification = """
-INSERT INTO notifications (id, user_id, loan_id, kind) VALUES ($1, $2, $3, $4)"""
+insert_notifications = """
+INSERT INTO notifications (id, user_id, loan_id, kind)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[])"""
