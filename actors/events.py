@@ -9,8 +9,10 @@ repeated after a crash is dropped by the stream's duplicate window. Consumers
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from nats.js import JetStreamContext
@@ -47,6 +49,54 @@ def subject_for(settings: Settings, event_type: str) -> str:
     return f"{settings.events_prefix}.{event_type}"
 
 
+class OutboxRow(NamedTuple):
+    """An event as the `outbox` table stores it: the arguments of INSERT_OUTBOX, in its order."""
+
+    id: uuid.UUID
+    subject: str
+    payload: bytes
+    headers: str  # JSON: the trace context of the span that wrote it, when tracing
+
+
+# The four columns in OutboxRow's order; a statement that writes more than the event (the loans
+# actor's writes) puts the same columns and casts in its own text.
+INSERT_OUTBOX = "INSERT INTO {schema}.outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4::jsonb)"
+
+
+@contextmanager
+def outbox_row(
+    settings: Settings,
+    event_type: str,
+    aggregate_id: uuid.UUID,
+    version: int,
+    data: msgspec.Struct,
+    *,
+    occurred_at: datetime | None = None,
+    headers: dict[str, str] | None = None,
+) -> Iterator[OutboxRow]:
+    """The outbox row of an event, for the statement in the with-block to insert (in the caller's
+    transaction; the relay is woken at commit). With tracing on, the event's PRODUCER span is open
+    around the block, and its context rides in the row's headers: the relay publishes it, and the
+    consumers link to it."""
+    event_id = uuid.uuid4()
+    envelope = Envelope(
+        id=event_id,
+        type=event_type,
+        occurred_at=occurred_at or datetime.now(UTC),
+        aggregate_id=aggregate_id,
+        version=version,
+        data=msgspec.Raw(_encoder.encode(data)),
+    )
+    subject = subject_for(settings, event_type)
+    payload = _encoder.encode(envelope)
+    if not tracing():
+        yield OutboxRow(event_id, subject, payload, _encoder.encode(headers or {}).decode())
+        return
+    carried = dict(headers or {})
+    with spans.event_created(subject, str(event_id), carried):
+        yield OutboxRow(event_id, subject, payload, _encoder.encode(carried).decode())
+
+
 async def emit(
     con: Conn,
     schema: str,
@@ -57,37 +107,11 @@ async def emit(
     data: msgspec.Struct,
     headers: dict[str, str] | None = None,
 ) -> uuid.UUID:
-    """Add an event to the outbox, inside the caller's transaction; the relay is woken at commit."""
-    event_id = uuid.uuid4()
-    envelope = Envelope(
-        id=event_id,
-        type=event_type,
-        occurred_at=datetime.now(UTC),
-        aggregate_id=aggregate_id,
-        version=version,
-        data=msgspec.Raw(_encoder.encode(data)),
-    )
-    subject = subject_for(settings, event_type)
-    if not tracing():
-        await _insert(con, schema, event_id, subject, envelope, headers or {})
-        return event_id
-    # The row keeps the context of this span: the relay publishes it, consumers link to it.
-    carried = dict(headers or {})
-    with spans.event_created(subject, str(event_id), carried):
-        await _insert(con, schema, event_id, subject, envelope, carried)
-    return event_id
-
-
-async def _insert(
-    con: Conn, schema: str, event_id: uuid.UUID, subject: str, envelope: Envelope, headers: dict[str, str]
-) -> None:
-    await con.execute(
-        f"INSERT INTO {schema}.outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4::jsonb)",
-        event_id,
-        subject,
-        _encoder.encode(envelope),
-        _encoder.encode(headers).decode(),
-    )  # its trigger wakes the relays at commit (db/<schema>/0004_outbox_notify.sql)
+    """Add an event to the outbox, inside the caller's transaction; the relay is woken at commit
+    (by the outbox's trigger, db/<schema>/0004_outbox_notify.sql)."""
+    with outbox_row(settings, event_type, aggregate_id, version, data, headers=headers) as row:
+        await con.execute(INSERT_OUTBOX.format(schema=schema), *row)
+    return row.id
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:

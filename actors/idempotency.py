@@ -4,7 +4,9 @@ A write handler calls `begin` before it works (a stored answer ends the request 
 `Replay`), or works inside `answered_once` (a write cheap enough to run again: the stored answer is
 looked for only when it is needed), and `finish` inside its transaction, so the answer is stored if
 and only if the write commits. Two concurrent requests with one key: the second `finish` waits
-for the first to commit, then finds its answer, and its own transaction rolls back.
+for the first to commit, then finds its answer, and its own transaction rolls back. A write that
+saves round trips stores its answer in its own statement instead (`store` in a WITH, as the
+loans actor's do), with the same rule.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ async def answered_once(
     ctx: Context[Any], schema: str, request: msgspec.Struct
 ) -> AsyncIterator[Claim | None]:
     """`begin` for a cheap write: no lookup first, since almost every key is new. A repeat runs
-    the write again, and `finish` finds the first answer and replays it (its transaction rolls
-    back); a repeat the write refuses (the loan was decided since, say) is answered from the
+    the write again, and storing its answer finds the first one and replays it (its transaction
+    rolls back); a repeat the write refuses (the loan was decided since, say) is answered from the
     stored answer here, if there is one, instead of the refusal."""
     claim = claim_for(ctx, schema, request)
     try:
@@ -73,24 +75,33 @@ async def answered_once(
         raise
 
 
+def store(table: str, first: int = 1) -> str:
+    """The statement that stores an answer in `table`, its arguments (`store_args`) numbered from
+    `first`; it returns a row if and only if it stored one. An expired answer under the same key
+    is replaced; a live one is left alone (and its key's row stays locked until the statement's
+    transaction ends), so the caller replays it. A write that stores its answer in its own
+    statement (the loans actor's) puts this in a WITH."""
+    a, b, c, d, e = (f"${i}" for i in range(first, first + 5))
+    return f"""INSERT INTO {table} (caller, subject, key, request_hash, reply, expires_at)
+            VALUES ({a}, {b}, {c}, {d}, {e}, now() + interval '{TTL}')
+            ON CONFLICT (caller, subject, key) DO UPDATE
+              SET request_hash = EXCLUDED.request_hash, reply = EXCLUDED.reply,
+                  created_at = now(), expires_at = EXCLUDED.expires_at
+              WHERE {table}.expires_at < now()
+            RETURNING true"""
+
+
+def store_args(claim: Claim, reply: Any) -> tuple[uuid.UUID, str, str, bytes, bytes]:
+    """The arguments of `store`: the claim's key and request, and the answer to store."""
+    encoded = reply if isinstance(reply, bytes) else _encode(reply)
+    return claim.caller, claim.subject, claim.key, claim.digest, encoded
+
+
 async def finish(con: Conn, claim: Claim | None, reply: Any) -> None:
     """Store the answer in the write's transaction (call it last inside that transaction)."""
     if claim is None:
         return
-    stored = await con.fetchval(
-        f"""INSERT INTO {claim.schema}.idempotency (caller, subject, key, request_hash, reply, expires_at)
-            VALUES ($1, $2, $3, $4, $5, now() + interval '{TTL}')
-            ON CONFLICT (caller, subject, key) DO UPDATE
-              SET request_hash = EXCLUDED.request_hash, reply = EXCLUDED.reply,
-                  created_at = now(), expires_at = EXCLUDED.expires_at
-              WHERE idempotency.expires_at < now()
-            RETURNING true""",
-        claim.caller,
-        claim.subject,
-        claim.key,
-        claim.digest,
-        _encode(reply),
-    )
+    stored = await con.fetchval(store(f"{claim.schema}.idempotency"), *store_args(claim, reply))
     if not stored:  # a concurrent request with this key committed first: answer as it did
         await replay_if_answered(con, claim)
 

@@ -2,7 +2,8 @@
 
 The statements are imported from actors.loans.queries / actors.users.queries / actors.loans.parties
 (the very strings the workers run), with the same pool settings (actors.db.create_pool), the same
-EdDSA verifier (actors.tokens), the same Structs and encoders, the same outbox row per write.
+EdDSA verifier (actors.tokens), the same Structs and encoders, the same rows per write
+(actors.loans.records).
 
 `--mode direct` verifies the bearer token itself. `--mode service` is the back end of the http-hop
 gateway: it trusts the caller identity the gateway puts in X-Bench-User-Id / X-Bench-Role.
@@ -30,9 +31,9 @@ from litestar.datastructures import State
 from actors.config import Settings, load_settings
 from actors.db import Conn, create_pool
 from actors.errors import ActorError, BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
-from actors.events import emit
+from actors.events import outbox_row
 from actors.loans import messages as m
-from actors.loans import money, parties
+from actors.loans import money, parties, records
 from actors.loans import queries as q
 from actors.loans.handlers import to_loan
 from actors.paging import fetch_page
@@ -54,7 +55,6 @@ _decision = msgspec.json.Decoder(dict[str, str]).decode
 _login = msgspec.json.Decoder(um.Login).decode
 # Follow the loans actor's statement as it is: older versions took end_date as $4.
 _END_IN_SQL = "$4" not in q.decide_loan
-_TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
 
 
 @dataclass
@@ -97,41 +97,14 @@ def _page(message: str, page: m.LoanPage) -> Response[bytes]:
     return Response(_head(message) + b"," + _encode(page)[1:], media_type=JSON)
 
 
-def _changes(before: m.Loan | None, after: m.Loan) -> str:
-    def as_json(value: Any) -> str | int | None:
-        return value if value is None or isinstance(value, int) else str(value)
-
-    fields = {}
-    for name in _TRACKED:
-        old = as_json(getattr(before, name)) if before is not None else None
-        new = as_json(getattr(after, name))
-        if old != new:
-            fields[name] = {"old": old, "new": new}
-    return _encode(fields).decode()
-
-
-async def _record(
-    con: Conn, app: App, by: uuid.UUID, change: str, before: m.Loan | None, loan: m.Loan
-) -> None:
-    """The history row and the outbox row, as the loans actor writes them (nothing relays them here)."""
-    await con.execute(
-        q.insert_history, loan.id, loan.version, change, by, loan.modified_at, _changes(before, loan)
-    )
-    data = m.LoanChanged(
-        loan_id=loan.id,
-        customer_id=loan.customer_id,
-        agent_id=loan.agent_id,
-        status=loan.status,
-        principal=loan.principal,
-        interest=loan.interest,
-        months=loan.months,
-        emi=loan.emi,
-        amount=loan.amount,
-        start_date=loan.start_date,
-        end_date=loan.end_date,
-        by=by,
-    )
-    await emit(con, "loans", app.settings, f"loans.loan.{change}", loan.id, loan.version, data)
+async def _record(con: Conn, app: App, by: uuid.UUID, change: str, before: m.Loan, loan: m.Loan) -> None:
+    """The history row and the outbox row of a decision, as the loans actor writes them: one
+    statement (the actor's, without an answer to store: direct keeps none; nothing relays them)."""
+    data = records.event_data(loan, by)
+    with outbox_row(app.settings, f"loans.loan.{change}", loan.id, loan.version, data) as event:
+        await con.execute(
+            q.record_change(keyed=False), *records.history_args(change, before, loan, by), *event
+        )
 
 
 async def _party(pool: asyncpg.Pool, user_id: uuid.UUID) -> parties.Party | None:
@@ -177,23 +150,12 @@ async def create_loan(request: Request[Any, Any, Any]) -> Response[bytes]:
     customer = await _party(pool, req.customer_id)
     if customer is None or customer.deleted or customer.role != "customer" or customer.status != "active":
         raise BadRequest("customer_id: no such customer")
-    async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(
-            q.insert_loan,
-            uuid.uuid4(),
-            customer.id,
-            customer.email,
-            customer.name,
-            agent.id,
-            agent.email,
-            req.principal,
-            terms.interest,
-            req.months,
-            terms.emi,
-            terms.amount,
-        )
-        loan = to_loan(row)
-        await _record(con, app, who.id, "created", None, loan)
+    # the loans actor's one statement, without an answer to store
+    now = datetime.now(UTC)
+    loan = records.new_loan(agent, customer, req.principal, req.months, terms, now)
+    data = records.event_data(loan, who.id)
+    with outbox_row(app.settings, "loans.loan.created", loan.id, 1, data, occurred_at=now) as event:
+        await pool.fetchval(q.create_loan(keyed=False), *records.create_args(loan, event))
     return _data("Loan requested", loan, 201)
 
 

@@ -6,20 +6,59 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
+from actors import idempotency
+
 LOAN_COLUMNS = (
     "id, customer_id, customer_email, customer_name, agent_id, agent_email, principal, interest, "
     "months, emi, amount, status, start_date, end_date, version, created_at, modified_at"
 )
 
-insert_loan = f"""
-INSERT INTO loans (id, customer_id, customer_email, customer_name, agent_id, agent_email,
-                   principal, interest, months, emi, amount, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'NEW')
-RETURNING {LOAN_COLUMNS}"""
+# A change's history row ($1-$6) and its event's outbox row ($7-$10, actors.events.OutboxRow).
+_HISTORY_AND_EVENT = """history AS (
+    INSERT INTO loan_history (loan_id, version, change, changed_by, changed_at, fields)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb)),
+event AS (
+    INSERT INTO outbox (id, subject, payload, headers) VALUES ($7, $8, $9, $10::jsonb))"""
 
-insert_history = """
-INSERT INTO loan_history (loan_id, version, change, changed_by, changed_at, fields)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb)"""
+
+@cache
+def record_change(keyed: bool) -> str:
+    """One statement for what follows a decision or an edit, in its transaction: the history row,
+    the event and, `keyed`, the answer stored under the request's key ($11-$15,
+    actors.idempotency.store_args). It returns true if it stored the answer (or had none to store):
+    a keyed request that gets nothing back was answered before, and replays that answer."""
+    if keyed:
+        return f"WITH {_HISTORY_AND_EVENT}\n{idempotency.store('idempotency', 11)}"
+    return f"WITH {_HISTORY_AND_EVENT}\nSELECT true"
+
+
+@cache
+def create_loan(keyed: bool) -> str:
+    """A new loan in one statement, without a transaction of its own: the loan ($1-$12: the
+    columns of `m.Loan` up to amount, then the time it is created and modified at), its history
+    row ($13: the fields), its event (the outbox row, $14-$17) and, `keyed`, the answer stored
+    under the request's key ($18-$22). The loan is written only if the answer is stored: a key
+    answered before makes the statement write nothing and count 0, and the caller replays that
+    answer. The columns are cast: in INSERT … SELECT a parameter does not take its column's type.
+    """
+    answer = f"answer AS ({idempotency.store('idempotency', 18)}),\n" if keyed else ""
+    only_if_stored = "WHERE EXISTS (SELECT FROM answer)" if keyed else ""
+    return f"""WITH {answer}loan AS (
+    INSERT INTO loans (id, customer_id, customer_email, customer_name, agent_id, agent_email,
+                       principal, interest, months, emi, amount, status, created_at, modified_at)
+    SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, $6::text,
+           $7::numeric, $8::numeric, $9::integer, $10::numeric, $11::numeric, 'NEW',
+           $12::timestamptz, $12::timestamptz
+    {only_if_stored}
+    RETURNING id, version, agent_id, modified_at),
+history AS (
+    INSERT INTO loan_history (loan_id, version, change, changed_by, changed_at, fields)
+    SELECT id, version, 'created', agent_id, modified_at, $13::jsonb FROM loan),
+event AS (
+    INSERT INTO outbox (id, subject, payload, headers)
+    SELECT $14::uuid, $15::text, $16::bytea, $17::jsonb FROM loan)
+SELECT count(*) FROM loan"""
+
 
 # The status condition makes the first decision win: a second one updates nothing.
 decide_loan = f"""

@@ -93,6 +93,24 @@ async def test_new_loan_names_its_parties_and_its_customer_sees_it(
     assert all(row["due_date"] is None for row in schedule)
 
 
+@pytest.mark.parametrize("principal", [10_000, "10000.5", "10000.010", "99999.99", 1_000_000])
+async def test_a_create_answers_exactly_the_loan_it_stored(
+    client: httpx.AsyncClient, people: Cast, principal: str | int
+) -> None:
+    """A create's answer is built before its one statement writes the row: whatever the
+    principal's spelling, it is the loan as reading it gives it, to the digit and the
+    microsecond; its history row is the creation, at the same time."""
+    loan = await create(client, people.agent, people.customer, principal, 36)
+    got = await client.get(f"{LOANS}/{loan['id']}", headers=people.agent.headers)
+    assert got.status_code == 200, got.text
+    assert got.json()["data"] == loan
+    assert loan["principal"] == f"{Decimal(principal):.2f}"
+    [created] = await history(client, people.agent, loan["id"])
+    assert (created["version"], created["change"], created["changed_by"]) == (1, "created", people.agent.id)
+    assert datetime.fromisoformat(created["changed_at"]) == datetime.fromisoformat(loan["created_at"])
+    assert created["fields"]["principal"] == {"old": None, "new": loan["principal"]}
+
+
 async def _schedule(client: httpx.AsyncClient, who: Person, loan: dict[str, Any]) -> list[dict[str, Any]]:
     """The loan's schedule, checked against its terms: rows sum to the principal and end at 0.00."""
     response = await client.get(f"{LOANS}/{loan['id']}/schedule", headers=who.headers)

@@ -1,0 +1,102 @@
+"""What a loan change writes besides the loan: its history row and its event, as statement
+arguments; and a new loan, built whole before its row is written.
+
+Pure functions of the loans actor's messages, shared with the bench's direct app (which must
+write exactly what the actor writes). The statements that take these are in queries.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from actors.events import OutboxRow
+from actors.loans import messages as m
+from actors.loans.money import Terms
+from actors.loans.parties import Party
+
+TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
+_LOAN_ARGS = m.Loan.__struct_fields__.index("amount") + 1  # the Loan fields queries.create_loan takes
+_CENT = Decimal("0.01")
+_encode = msgspec.json.Encoder().encode
+
+
+def cents(value: Decimal) -> Decimal:
+    """As a NUMERIC(…, 2) column gives it back (10000 → 10000.00). Values have two decimals at
+    most (money.py refuses more), so nothing is rounded here."""
+    return value.quantize(_CENT)
+
+
+def new_loan(
+    agent: Party, customer: Party, principal: Decimal, months: int, terms: Terms, now: datetime
+) -> m.Loan:
+    """A NEW loan exactly as its row will read back: a create answers it without reading the row."""
+    return m.Loan(
+        id=uuid.uuid4(),
+        customer_id=customer.id,
+        customer_email=customer.email,
+        customer_name=customer.name,
+        agent_id=agent.id,
+        agent_email=agent.email,
+        principal=cents(principal),
+        interest=cents(terms.interest),
+        months=months,
+        emi=cents(terms.emi),
+        amount=cents(terms.amount),
+        status="NEW",
+        start_date=None,
+        end_date=None,
+        version=1,
+        created_at=now,
+        modified_at=now,
+    )
+
+
+def _as_json(value: Any) -> str | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return str(value)
+
+
+def changes(before: m.Loan | None, after: m.Loan) -> str:
+    """The history row's `fields`: {"name": {"old": …, "new": …}} of every tracked field changed."""
+    fields = {}
+    for name in TRACKED:
+        old = _as_json(getattr(before, name)) if before is not None else None
+        new = _as_json(getattr(after, name))
+        if old != new:
+            fields[name] = {"old": old, "new": new}
+    return _encode(fields).decode()
+
+
+def event_data(loan: m.Loan, by: uuid.UUID) -> m.LoanChanged:
+    """What a loan event says: the loan as the change left it, and who changed it."""
+    return m.LoanChanged(
+        loan_id=loan.id,
+        customer_id=loan.customer_id,
+        agent_id=loan.agent_id,
+        status=loan.status,
+        principal=loan.principal,
+        interest=loan.interest,
+        months=loan.months,
+        emi=loan.emi,
+        amount=loan.amount,
+        start_date=loan.start_date,
+        end_date=loan.end_date,
+        by=by,
+    )
+
+
+def history_args(change: str, before: m.Loan, after: m.Loan, by: uuid.UUID) -> tuple[Any, ...]:
+    """queries.record_change's history row ($1-$6)."""
+    return after.id, after.version, change, by, after.modified_at, changes(before, after)
+
+
+def create_args(loan: m.Loan, event: OutboxRow) -> tuple[Any, ...]:
+    """queries.create_loan's $1-$17: the loan, its time, its history fields and its event."""
+    fields = msgspec.structs.astuple(loan)[:_LOAN_ARGS]
+    return (*fields, loan.created_at, changes(None, loan), *event)
