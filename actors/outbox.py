@@ -1,12 +1,12 @@
 """The outbox relay: publishes committed events to JetStream, in order, each exactly once.
 
 Every worker runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share
-the work without sending a row twice; a row is marked published in the same transaction that
-claimed it, after JetStream acknowledged it (a batch is published at once, its acks awaited
-together). If NATS is down the transaction rolls back and the rows wait. `Nats-Msg-Id` = event
-id makes a publish repeated after a crash (published, but the mark not committed) a duplicate
-the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll is the safety net for a missed
-notification.
+the work without sending a row twice; one statement claims a batch and marks it published, in a
+transaction that commits only once JetStream has acknowledged the batch (published at once, in
+order, its acks awaited together). If NATS is down the transaction rolls back and the rows wait.
+`Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the mark not
+committed) a duplicate the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll is the
+safety net for a missed notification.
 """
 
 from __future__ import annotations
@@ -89,12 +89,17 @@ class OutboxRelay:
         total = 0
         while True:
             async with self.pool.acquire() as con, con.transaction():
+                # Claimed and marked in one statement: the mark commits only with the acks below
+                # (any failure rolls it back and the rows go again).
                 rows = await con.fetch(
-                    f"""SELECT seq, id, subject, payload, headers::text AS headers FROM {self.schema}.outbox
-                        WHERE published_at IS NULL ORDER BY seq LIMIT {BATCH} FOR UPDATE SKIP LOCKED"""
+                    f"""UPDATE {self.schema}.outbox SET published_at = now() WHERE seq IN (
+                            SELECT seq FROM {self.schema}.outbox WHERE published_at IS NULL
+                            ORDER BY seq LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
+                        RETURNING seq, id, subject, payload, headers::text AS headers"""
                 )
                 if not rows:
                     return total
+                rows.sort(key=lambda row: row["seq"])  # RETURNING promises no order; events go in seq order
                 acks = []
                 for row in rows:
                     headers = {**_decode_headers(row["headers"]), "Nats-Msg-Id": str(row["id"])}
@@ -109,9 +114,5 @@ class OutboxRelay:
                 # together. Any failure rolls the claim back: the rows go again (Nats-Msg-Id).
                 for ack in await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT):
                     self.duplicates += bool(ack.duplicate)
-                await con.execute(
-                    f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                    [row["seq"] for row in rows],
-                )
             total += len(rows)
             self.published += len(rows)

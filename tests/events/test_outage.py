@@ -185,3 +185,39 @@ async def test_two_relays_racing_over_a_thousand_rows_publish_each_once(
         finally:
             await nc.drain()
             await con.close()
+
+
+async def test_a_relay_publishes_rows_in_the_order_they_were_written(
+    server_urls: tuple[str, str], tmp_path: Path
+) -> None:
+    """Over several batches (1,000 rows, 200 a claim), the stream holds the events in outbox order:
+    the claim's RETURNING promises no order, so the relay sorts what it claimed."""
+    async with isolated(server_urls, tmp_path, workers=False) as system:
+        settings = system.settings
+        con = await asyncpg.connect(role_dsn(settings, "loans"))
+        nc = await connect(settings, "test")
+        try:
+            js = nc.jetstream()
+            from actors.events import ensure_streams
+
+            await ensure_streams(js, settings)
+            subject = f"{settings.events_prefix}.tests.order"
+            await con.executemany(
+                "INSERT INTO loans.outbox (id, subject, payload) VALUES ($1, $2, $3)",
+                [(uuid.uuid4(), subject, msgspec.json.encode({"n": n})) for n in range(1000)],
+            )
+            # Rows updated out of order move about on their pages: make the physical order differ
+            # from seq, as a busy table's does.
+            await con.execute("UPDATE loans.outbox SET headers = '{}' WHERE seq % 3 = 0")
+            pool = await asyncpg.create_pool(role_dsn(settings, "loans"), min_size=1, max_size=2)
+            try:
+                assert await OutboxRelay(settings, "loans", pool, js).flush() == 1000
+            finally:
+                await pool.close()
+            sub = await js.subscribe(subject, ordered_consumer=True)
+            seen = [msgspec.json.decode((await sub.next_msg(timeout=5)).data)["n"] for _ in range(1000)]
+            await sub.unsubscribe()
+            assert seen == list(range(1000))
+        finally:
+            await nc.drain()
+            await con.close()
