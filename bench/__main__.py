@@ -73,6 +73,13 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument(
         "--scale-customers", type=int, default=None, help="customers of --scale (as --customers: 5000)"
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure list and create this many times, architectures interleaved; the ratios are "
+        "the medians (1)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, data) for inspection")
     a = p.parse_args(argv)
     default = [n for n in plan.SCENARIOS if not (a.quick and plan.SCENARIOS[n].storm)]
@@ -80,6 +87,8 @@ def parse(argv: list[str] | None = None) -> Options:
     unknown = [n for n in names if n not in plan.SCENARIOS]
     if unknown:
         p.error(f"unknown scenarios: {', '.join(unknown)}")
+    if a.rounds < 1:
+        p.error("--rounds must be at least 1")
     if a.profile and a.profile not in names:
         p.error(f"--profile {a.profile}: the scenario must be among those run")
     quick = a.quick
@@ -103,6 +112,7 @@ def parse(argv: list[str] | None = None) -> Options:
         shape=shape,
         quick=quick,
         profile=a.profile,
+        rounds=a.rounds,
         client=a.client,
         keep=a.keep,
         scale=not quick if a.scale is None else a.scale,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,17 +69,60 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}"
 
 
+def _runs(outcome: Outcome, scenario: str, arch: str) -> list[Measurement]:
+    """Every measurement of one scenario on one architecture: the main table's and --rounds'."""
+    return [m for m in (*outcome.measurements, *outcome.rounds) if m.scenario == scenario and m.arch == arch]
+
+
+def _median(values: list[float]) -> float | None:
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.median(kept) if kept else None
+
+
 def ratios(outcome: Outcome) -> str:
+    """The `ratios:` line; with --rounds, of the medians of each architecture's rounds."""
     parts = []
     for label, scenario in (("get", "list"), ("post", "create")):
-        nats, direct, hop = (_find(outcome, scenario, a) for a in systems.ARCHS)
-        rps = [m.rps if m else None for m in (nats, direct, hop)]
-        cpu = [m.cpu_per_1000 if m else None for m in (nats, direct)]
+        runs = [_runs(outcome, scenario, a) for a in systems.ARCHS]
+        rps = [_median([m.rps for m in ms]) for ms in runs]
+        cpu = [_median([m.cpu_per_1000 for m in ms]) for ms in runs]
         parts.append(
             f"{label} rps nats/direct={_ratio(rps[0], rps[1])} nats/http-hop={_ratio(rps[0], rps[2])} "
             f"cpu nats/direct={_ratio(cpu[0], cpu[1])}"
         )
     return "ratios: " + "; ".join(parts)
+
+
+def rounds_text(outcome: Outcome) -> str:
+    """Each round's figures of the ratios' scenarios, and the ratios of each round."""
+    lines = [
+        "| scenario | round | "
+        + " | ".join(f"{a} req/s, CPU ms/req" for a in systems.ARCHS)
+        + " | rps nats/direct | rps nats/http-hop | cpu nats/direct |",
+        "|---|---:|" + "---:|" * (len(systems.ARCHS) + 3),
+    ]
+    for scenario in ("list", "create"):
+        by_round: dict[int, dict[str, Measurement]] = {}
+        for m in (*outcome.measurements, *outcome.rounds):
+            if m.scenario == scenario:
+                by_round.setdefault(m.round, {})[m.arch] = m
+        for number, ms in sorted(by_round.items()):
+            cells = [
+                f"{ms[a].rps:.0f}, {_f(ms[a].cpu_per_1000, 3)}" if a in ms else "n/a" for a in systems.ARCHS
+            ]
+            nats, direct, hop = (ms.get(a) for a in systems.ARCHS)
+            rps = [m.rps if m else None for m in (nats, direct, hop)]
+            cpu = [m.cpu_per_1000 if m else None for m in (nats, direct)]
+            lines.append(
+                f"| {scenario} | {number} | "
+                + " | ".join(cells)
+                + f" | {_ratio(rps[0], rps[1])} | {_ratio(rps[0], rps[2])} | {_ratio(cpu[0], cpu[1])} |"
+            )
+    return (
+        "\n".join(lines)
+        + "\n\nRound 1 is the main table's. Each later round starts with another architecture; the "
+        "`ratios:` line is of the medians of each architecture's rounds.\n"
+    )
 
 
 SCALE_TARGET = 1.5  # issue 7: the list's p99 at 1,000,000 loans within 1.5 × of its p99 at 100,000
@@ -261,6 +305,7 @@ def render(outcome: Outcome) -> str:
             if outcome.variants
             else []
         ),
+        *(["\n## Rounds\n\n", rounds_text(outcome)] if outcome.rounds else []),
         "\n## Memory\n",
         memory_table(outcome),
         "\n\n## Setup\n",
@@ -289,5 +334,7 @@ def write(outcome: Outcome) -> Path:
     figures: dict[str, object] = {"measurements": raw(outcome.measurements), "memory": outcome.memory}
     if outcome.variants:
         figures |= {"variants": raw(outcome.variants), "spans": outcome.spans}
+    if outcome.rounds:
+        figures["rounds"] = raw(outcome.rounds)
     (RESULTS / f"{stem}.json").write_text(json.dumps(figures, indent=1))
     return path

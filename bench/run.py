@@ -43,6 +43,7 @@ class Options:
     shape: data.Shape = field(default_factory=data.Shape)
     quick: bool = False
     profile: str = ""  # the scenario to py-spy afterwards, or none
+    rounds: int = 1  # how many times the ratios' scenarios (list, create) are measured
     client: str | None = None  # http-hop's client: aiohttp or httpx
     keep: bool = False
     scale: bool = False  # the `scale` variant: GET list against --scale-loans loans (plan.Variant)
@@ -65,6 +66,7 @@ class Measurement:
     steal_cores: float = 0.0  # CPU the hypervisor took, in cores
     companion: Result | None = None  # the storm's logins, when one ran alongside
     variant: str = ""  # one of plan.VARIANTS, for loan-actors measured alone (Outcome.variants)
+    round: int = 1  # 2… for the repeats of --rounds (Outcome.rounds)
 
     @property
     def cpu_total(self) -> float:
@@ -91,6 +93,7 @@ class Outcome:
     profile: str = ""
     profiled: str = ""  # the scenario of `profile`
     variants: list[Measurement] = field(default_factory=list)  # plan.VARIANTS, loan-actors alone
+    rounds: list[Measurement] = field(default_factory=list)  # --rounds: the ratios' scenarios again
     spans: dict[str, int] = field(default_factory=dict)  # what the `traced` variant wrote
 
 
@@ -106,9 +109,13 @@ def _terminated(signum: int, frame: object) -> None:
     raise SystemExit("bench: stopped by SIGTERM; stopping everything it started")
 
 
+RATIO_SCENARIOS = ("list", "create")  # the scenarios of the `ratios:` line, repeated by --rounds
+
+
 def budget(opts: Options) -> int:
     per_run = opts.warmup + opts.duration + opts.machine_quiet_limit + 8
-    runs = len(opts.scenarios) * len(systems.ARCHS) + (3 if opts.profile else 0)
+    repeats = (opts.rounds - 1) * sum(n in opts.scenarios for n in RATIO_SCENARIOS)
+    runs = (len(opts.scenarios) + repeats) * len(systems.ARCHS) + (3 if opts.profile else 0)
     variants = plan.variants(opts.scale, opts.tracing)
     # a variant also starts and stops its own processes; seeding a million loans takes about 40 s
     extra = len(variants) * 40 + (opts.scale_shape.loans // 5_000 if opts.scale else 0)
@@ -176,6 +183,16 @@ def run(opts: Options) -> Outcome:
                     )
                     print(problem, flush=True)
                     outcome.notes.append(problem)
+        for again in range(2, opts.rounds + 1):
+            # The ratios' scenarios again, each round starting with another architecture: a
+            # machine whose speed drifts over minutes then moves every architecture's figures.
+            turn = (again - 1) % len(archs)
+            for name in (n for n in RATIO_SCENARIOS if n in opts.scenarios):
+                for arch in archs[turn:] + archs[:turn]:
+                    m = _measure(arch, archs, plan.SCENARIOS[name], files[name], opts, postmaster, tool, work)
+                    m.round = again
+                    outcome.rounds.append(m)
+                    print(_progress(m), flush=True)
         if opts.profile:
             from bench.profile import profile
 
