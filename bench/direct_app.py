@@ -53,8 +53,6 @@ _encode = msgspec.json.Encoder().encode
 _create = msgspec.json.Decoder(m.CreateLoan).decode
 _decision = msgspec.json.Decoder(dict[str, str]).decode
 _login = msgspec.json.Decoder(um.Login).decode
-# Follow the loans actor's statement as it is: older versions took end_date as $4.
-_END_IN_SQL = "$4" not in q.decide_loan
 
 
 @dataclass
@@ -172,16 +170,10 @@ async def decide_loan(request: Request[Any, Any, Any], loan_id: str) -> Response
         raise BadRequest("status: APPROVED or REJECTED")
     pool = app.loans
     assert pool is not None
-    start = datetime.now(UTC).date() if status == "APPROVED" else None
+    now = datetime.now(UTC)
+    start = now.date() if status == "APPROVED" else None
     async with pool.acquire() as con, con.transaction():
-        if _END_IN_SQL:  # the statement computes end_date from the row's months
-            row = await con.fetchrow(q.decide_loan, lid, status, start)
-        else:
-            end = None
-            if start is not None:
-                months = await con.fetchval("SELECT months FROM loans WHERE id = $1", lid)
-                end = money.add_months(start, months) if months is not None else None
-            row = await con.fetchrow(q.decide_loan, lid, status, start, end)
+        row = await con.fetchrow(q.decide_loan, lid, status, start, now)
         if row is None:
             if await con.fetchval(q.loan_status, lid) is None:
                 raise NotFound("no such loan")

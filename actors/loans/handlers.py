@@ -116,13 +116,14 @@ async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
 async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
     """Approve or reject a NEW loan; of concurrent decisions exactly one wins, the rest get 409."""
     approved = req.status == "APPROVED"
-    start = datetime.now(UTC).date() if approved else None
+    now = datetime.now(UTC)
+    start = now.date() if approved else None
     async with (
         idempotency.answered_once(ctx, "loans", req) as claim,
         ctx.pool.acquire() as con,
         con.transaction(),
     ):
-        row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start)
+        row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start, now)
         if row is None:
             if await con.fetchval(q.loan_status, req.loan_id) is None:
                 raise NotFound("no such loan")
@@ -159,7 +160,14 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
         months = req.months if req.months is not None else before.months
         terms = _terms(principal, months)
         row = await con.fetchrow(
-            q.edit_loan, req.loan_id, principal, months, terms.interest, terms.emi, terms.amount
+            q.edit_loan,
+            req.loan_id,
+            principal,
+            months,
+            terms.interest,
+            terms.emi,
+            terms.amount,
+            datetime.now(UTC),
         )
         loan = to_loan(row)
         await _record(con, ctx, "edited", before, loan, claim)

@@ -60,13 +60,14 @@ event AS (
 SELECT count(*) FROM loan"""
 
 
-# The status condition makes the first decision win: a second one updates nothing.
+# The status condition makes the first decision win: a second one updates nothing. A change's
+# time ($4 here, $7 in edit_loan) is the worker's clock, as a new loan's and every event's are.
 decide_loan = f"""
 UPDATE loans SET status = $2, start_date = $3,
                  -- from the row's months as they are when the lock is taken (an edit may have
                  -- just changed them); date + interval clamps to the month's last day
                  end_date = ($3::date + make_interval(months => months))::date,
-                 version = version + 1, modified_at = now()
+                 version = version + 1, modified_at = $4
 WHERE id = $1 AND status = 'NEW'
 RETURNING {LOAN_COLUMNS}"""
 
@@ -76,7 +77,7 @@ loan_for_update = f"SELECT {LOAN_COLUMNS} FROM loans WHERE id = $1 FOR UPDATE"
 
 edit_loan = f"""
 UPDATE loans SET principal = $2, months = $3, interest = $4, emi = $5, amount = $6, status = 'NEW',
-                 start_date = NULL, end_date = NULL, version = version + 1, modified_at = now()
+                 start_date = NULL, end_date = NULL, version = version + 1, modified_at = $7
 WHERE id = $1
 RETURNING {LOAN_COLUMNS}"""
 
