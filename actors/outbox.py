@@ -1,10 +1,11 @@
 """The outbox relay: publishes committed events to JetStream, in order, each exactly once.
 
 Every worker runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share
-the work without sending a row twice; one statement claims a batch and marks it published, in a
+the work without sending a row twice; one statement claims a batch and deletes it, in a
 transaction that commits only once JetStream has acknowledged the batch (published at once, in
-order, its acks awaited together). If NATS is down the transaction rolls back and the rows wait.
-`Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the mark not
+order, its acks awaited together): a row in the outbox is an event not yet sent, and the stream
+keeps the sent ones. If NATS is down the transaction rolls back and the rows wait.
+`Nats-Msg-Id` = event id makes a publish repeated after a crash (published, but the delete not
 committed) a duplicate the stream drops. LISTEN/NOTIFY wakes the relay at once; a poll is the
 safety net for a missed notification.
 """
@@ -89,11 +90,11 @@ class OutboxRelay:
         total = 0
         while True:
             async with self.pool.acquire() as con, con.transaction():
-                # Claimed and marked in one statement: the mark commits only with the acks below
-                # (any failure rolls it back and the rows go again).
+                # Claimed and deleted in one statement: the delete commits only with the acks
+                # below (any failure rolls it back and the rows go again).
                 rows = await con.fetch(
-                    f"""UPDATE {self.schema}.outbox SET published_at = now() WHERE seq IN (
-                            SELECT seq FROM {self.schema}.outbox WHERE published_at IS NULL
+                    f"""DELETE FROM {self.schema}.outbox WHERE seq IN (
+                            SELECT seq FROM {self.schema}.outbox
                             ORDER BY seq LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
                         RETURNING seq, id, subject, payload, headers::text AS headers"""
                 )

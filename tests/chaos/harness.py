@@ -331,9 +331,9 @@ async def loans_made(sys: System, agent_id: str) -> int:
 
 @dataclass
 class EventFigures:
-    written: int  # loan events in the loans outbox
-    unpublished: int
-    applied: int  # of those, recorded by the users actor's consumer
+    written: int  # loan events written: one per history row (they are written together)
+    unpublished: int  # still in the loans outbox
+    applied: int  # recorded by the users actor's consumer
 
     @property
     def lost(self) -> int:
@@ -347,11 +347,10 @@ async def events_settled(sys: System, within: float = 30.0) -> EventFigures:
     try:
         while True:
             row = await con.fetchrow(
-                """SELECT count(*) AS written,
-                          count(*) FILTER (WHERE o.published_at IS NULL) AS unpublished,
-                          count(i.event_id) AS applied
-                   FROM loans.outbox o
-                   LEFT JOIN users.inbox i ON i.event_id = o.id AND i.consumer = 'users-loan-activity'"""
+                """SELECT (SELECT count(*) FROM loans.loan_history) AS written,
+                          (SELECT count(*) FROM loans.outbox) AS unpublished,
+                          (SELECT count(*) FROM users.inbox WHERE consumer = 'users-loan-activity')
+                              AS applied"""
             )
             figures = EventFigures(row["written"], row["unpublished"], row["applied"])
             if figures.lost == 0 and figures.unpublished == 0:

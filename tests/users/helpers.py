@@ -85,9 +85,10 @@ async def row_of(db: asyncpg.Pool, user_id: str) -> asyncpg.Record:
 
 
 async def snapshot(db: asyncpg.Pool) -> tuple[Any, ...]:
-    """Changes when any user row is inserted or updated, or any event is queued."""
+    """Changes when any user row is inserted or updated, or any event is queued (the outbox's
+    sequence: the relay deletes the rows it has sent)."""
     row = await db.fetchrow(
-        "SELECT count(*), coalesce(sum(version), 0), max(updated_at), (SELECT count(*) FROM outbox)"
+        "SELECT count(*), coalesce(sum(version), 0), max(updated_at), (SELECT last_value FROM outbox_seq_seq)"
         " FROM users"
     )
     assert row is not None
