@@ -15,9 +15,11 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
+from nats.js import JetStreamContext
 
 from actors.config import Settings, load_settings
 from actors.embedded import EmbeddedNats
+from actors.events import ensure_streams
 from actors.loans import handlers as loans_handlers
 from actors.loans import messages as lm
 from actors.migrate import ACTORS, migrate
@@ -153,38 +155,52 @@ async def test_loans_made_while_nats_is_down_publish_every_event_once_when_it_is
             await ucon.close()
 
 
-async def test_two_relays_racing_over_a_thousand_rows_publish_each_once(
-    server_urls: tuple[str, str], tmp_path: Path
-) -> None:
-    """SKIP LOCKED shares the rows: together they publish 1,000, no row twice, none left."""
+@dataclass
+class Outbox:
+    settings: Settings
+    con: asyncpg.Connection
+    js: JetStreamContext
+    subject: str
+
+
+@asynccontextmanager
+async def thousand_rows(server_urls: tuple[str, str], tmp_path: Path, name: str) -> AsyncIterator[Outbox]:
+    """A system without workers, its streams made, and 1,000 rows in the loans outbox on the
+    subject `<prefix>.tests.<name>`, each payload {"n": its place}."""
     async with isolated(server_urls, tmp_path, workers=False) as system:
         settings = system.settings
         con = await asyncpg.connect(role_dsn(settings, "loans"))
         nc = await connect(settings, "test")
         try:
             js = nc.jetstream()
-            from actors.events import ensure_streams
-
             await ensure_streams(js, settings)
-            subject = f"{settings.events_prefix}.tests.race"
+            subject = f"{settings.events_prefix}.tests.{name}"
             await con.executemany(
                 "INSERT INTO loans.outbox (id, subject, payload) VALUES ($1, $2, $3)",
                 [(uuid.uuid4(), subject, msgspec.json.encode({"n": n})) for n in range(1000)],
             )
-            pool = await asyncpg.create_pool(role_dsn(settings, "loans"), min_size=2, max_size=4)
-            try:
-                relays = [OutboxRelay(settings, "loans", pool, js) for _ in range(2)]
-                counts = await asyncio.gather(*(relay.flush() for relay in relays))
-            finally:
-                await pool.close()
-            assert sum(counts) == 1000
-            assert sum(relay.duplicates for relay in relays) == 0
-            assert await con.fetchval("SELECT count(*) FROM loans.outbox") == 0
-            info = await js.stream_info(settings.events_stream, subjects_filter=subject)
-            assert info.state.messages == 1000
+            yield Outbox(settings, con, js, subject)
         finally:
             await nc.drain()
             await con.close()
+
+
+async def test_two_relays_racing_over_a_thousand_rows_publish_each_once(
+    server_urls: tuple[str, str], tmp_path: Path
+) -> None:
+    """SKIP LOCKED shares the rows: together they publish 1,000, no row twice, none left."""
+    async with thousand_rows(server_urls, tmp_path, "race") as box:
+        pool = await asyncpg.create_pool(role_dsn(box.settings, "loans"), min_size=2, max_size=4)
+        try:
+            relays = [OutboxRelay(box.settings, "loans", pool, box.js) for _ in range(2)]
+            counts = await asyncio.gather(*(relay.flush() for relay in relays))
+        finally:
+            await pool.close()
+        assert sum(counts) == 1000
+        assert sum(relay.duplicates for relay in relays) == 0
+        assert await box.con.fetchval("SELECT count(*) FROM loans.outbox") == 0
+        info = await box.js.stream_info(box.settings.events_stream, subjects_filter=box.subject)
+        assert info.state.messages == 1000
 
 
 async def test_a_relay_publishes_rows_in_the_order_they_were_written(
@@ -192,32 +208,16 @@ async def test_a_relay_publishes_rows_in_the_order_they_were_written(
 ) -> None:
     """Over several batches (1,000 rows, 200 a claim), the stream holds the events in outbox order:
     the claim's RETURNING promises no order, so the relay sorts what it claimed."""
-    async with isolated(server_urls, tmp_path, workers=False) as system:
-        settings = system.settings
-        con = await asyncpg.connect(role_dsn(settings, "loans"))
-        nc = await connect(settings, "test")
+    async with thousand_rows(server_urls, tmp_path, "order") as box:
+        # Rows updated out of order move about on their pages: make the physical order differ
+        # from seq, as a busy table's does.
+        await box.con.execute("UPDATE loans.outbox SET headers = '{}' WHERE seq % 3 = 0")
+        pool = await asyncpg.create_pool(role_dsn(box.settings, "loans"), min_size=1, max_size=2)
         try:
-            js = nc.jetstream()
-            from actors.events import ensure_streams
-
-            await ensure_streams(js, settings)
-            subject = f"{settings.events_prefix}.tests.order"
-            await con.executemany(
-                "INSERT INTO loans.outbox (id, subject, payload) VALUES ($1, $2, $3)",
-                [(uuid.uuid4(), subject, msgspec.json.encode({"n": n})) for n in range(1000)],
-            )
-            # Rows updated out of order move about on their pages: make the physical order differ
-            # from seq, as a busy table's does.
-            await con.execute("UPDATE loans.outbox SET headers = '{}' WHERE seq % 3 = 0")
-            pool = await asyncpg.create_pool(role_dsn(settings, "loans"), min_size=1, max_size=2)
-            try:
-                assert await OutboxRelay(settings, "loans", pool, js).flush() == 1000
-            finally:
-                await pool.close()
-            sub = await js.subscribe(subject, ordered_consumer=True)
-            seen = [msgspec.json.decode((await sub.next_msg(timeout=5)).data)["n"] for _ in range(1000)]
-            await sub.unsubscribe()
-            assert seen == list(range(1000))
+            assert await OutboxRelay(box.settings, "loans", pool, box.js).flush() == 1000
         finally:
-            await nc.drain()
-            await con.close()
+            await pool.close()
+        sub = await box.js.subscribe(box.subject, ordered_consumer=True)
+        seen = [msgspec.json.decode((await sub.next_msg(timeout=5)).data)["n"] for _ in range(1000)]
+        await sub.unsubscribe()
+        assert seen == list(range(1000))
