@@ -3,10 +3,12 @@ storm queues logins instead of starving reads (issue 7's storm scenario measures
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
 
+import bcrypt
 import pytest
 
 from actors.users.passwords import HASHING_NICENESS, Passwords
@@ -27,3 +29,40 @@ def test_hashing_threads_run_at_a_lower_priority_and_the_caller_keeps_its_own() 
         passwords.close()
     assert set(seen) == {min(19, mine + HASHING_NICENESS)}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+
+
+@pytest.mark.anyio
+async def test_a_check_given_up_in_the_queue_never_hashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A login whose request gives up (its deadline passes) while it is queued for a hashing
+    thread costs no bcrypt work: its job is cancelled before it starts, so the logins a storm
+    abandons do not keep the threads busy for the ones still waiting."""
+    hashed = bcrypt.hashpw(b"the-password", bcrypt.gensalt(4)).decode()
+    started: list[bytes] = []
+    busy, hold = threading.Event(), threading.Event()
+    real_check = bcrypt.checkpw
+
+    def checkpw(raw: bytes, target: bytes) -> bool:
+        started.append(raw)
+        if raw == b"first-in-line":
+            busy.set()
+            hold.wait(10)  # keeps the only thread busy while the others queue
+        return real_check(raw, target)
+
+    monkeypatch.setattr(bcrypt, "checkpw", checkpw)
+    passwords = Passwords(4, 1)
+    try:
+        first = asyncio.create_task(passwords.check(b"first-in-line", hashed))
+        assert await asyncio.to_thread(busy.wait, 10)
+        queued = [asyncio.create_task(passwords.check(f"queued-{i}".encode(), hashed)) for i in range(3)]
+        await asyncio.sleep(0.05)  # submitted to the pool, waiting behind the first
+        for task in queued:
+            task.cancel()
+        hold.set()
+        assert await first is False
+        assert await passwords.check(b"the-password", hashed) is True
+    finally:
+        hold.set()
+        passwords.close()
+    assert started == [b"first-in-line", b"the-password"]
