@@ -17,14 +17,16 @@ from typing import Any, NamedTuple
 import msgspec
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import APIError, BadRequestError
 
-from actors.config import Settings
+from actors.config import ConfigError, Settings
 from actors.db import Conn
 from otel import spans
 from otel.setup import enabled as tracing
 
 DUPLICATE_WINDOW = 120.0  # seconds within which a re-published event id is dropped
+# JetStream's refusals of a replica count: a single server (10074) or too few servers (10023).
+_REPLICAS_REFUSED = frozenset({10074, 10023})
 REASON_HEADER = "Loans-Dead-Letter-Reason"
 CONSUMER_HEADER = "Loans-Dead-Letter-Consumer"
 SUBJECT_HEADER = "Loans-Dead-Letter-Subject"
@@ -132,10 +134,20 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
         ),
     ):
         try:
-            await js.add_stream(config)
-        except BadRequestError:
-            # exists with another config (an older version of ours): bring it up to date
-            await js.update_stream(config)
+            try:
+                await js.add_stream(config)
+            except BadRequestError:
+                # exists with another config (an older version of ours): bring it up to date
+                await js.update_stream(config)
+        except APIError as exc:
+            if exc.err_code not in _REPLICAS_REFUSED:
+                raise
+            # the operator's setting, not a fault: stop with the variable named, as for any other
+            n = settings.events_replicas
+            raise ConfigError(
+                f"LOANS_EVENTS_REPLICAS={n}: JetStream refused {n} copies of {config.name} "
+                f"({exc.description}); it can be at most the number of NATS servers (1 for one)"
+            ) from None
 
 
 def data_as(envelope: Envelope, data_type: type[Any]) -> Any:

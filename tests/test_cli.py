@@ -85,6 +85,20 @@ def test_a_bad_setting_stops_the_process_naming_the_variable(settings: Settings)
     assert done.returncode == 2 and "LOANS_BCRYPT_COST" in done.stderr
 
 
+def test_more_event_replicas_than_nats_servers_stop_a_worker_naming_the_variable(settings: Settings) -> None:
+    """One NATS server cannot keep 3 copies of the streams: the worker says which setting is wrong
+    and exits 2, rather than dying of JetStream's error with a traceback."""
+    done = subprocess.run(
+        [*LOANS, "worker", "loans"],
+        env=env_for(settings, LOANS_EVENTS_REPLICAS="3", LOANS_EVENTS_PREFIX="replicas.test"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "LOANS_EVENTS_REPLICAS=3" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
 async def test_two_users_workers_share_the_subject(
     settings: Settings, nc: Client, users_worker: ServingActor[Any]
 ) -> None:
