@@ -140,8 +140,8 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
                 # exists with another config (an older version of ours): bring it up to date
                 await js.update_stream(config)
         except APIError as exc:
-            if exc.err_code not in _REPLICAS_REFUSED:
-                raise
+            if exc.err_code not in _REPLICAS_REFUSED or settings.events_replicas == 1:
+                raise  # with one copy, "insufficient resources" is the disk or a limit
             # the operator's setting, not a fault: stop with the variable named, as for any other
             n = settings.events_replicas
             raise ConfigError(
