@@ -9,6 +9,7 @@ version, so an older event never overwrites a newer state.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,20 @@ get_parties = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = ANY($1::uuid[])"
 upsert_party = """
 INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, version)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET
+    role = EXCLUDED.role, status = EXCLUDED.status, email = EXCLUDED.email,
+    first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, deleted = EXCLUDED.deleted,
+    version = EXCLUDED.version, updated_at = now()
+WHERE parties.version < EXCLUDED.version"""
+
+
+# A batch of parties in one statement. ORDER BY id: two workers applying batches that share
+# parties lock their rows in the same order, so they wait for each other, never deadlock.
+upsert_parties = """
+INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, version)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::boolean[], $8::integer[])
+ORDER BY 1
 ON CONFLICT (id) DO UPDATE SET
     role = EXCLUDED.role, status = EXCLUDED.status, email = EXCLUDED.email,
     first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, deleted = EXCLUDED.deleted,
@@ -78,6 +93,23 @@ async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None
         party.deleted,
         version,
     )
+
+
+async def remember_all(con: Conn, versions: Iterable[tuple[Party, int]]) -> None:
+    """`remember` for a batch: each party's newest version (an older one would lose to it anyway;
+    one statement cannot update a row twice), in one statement."""
+    newest: dict[UUID, tuple[Party, int]] = {}
+    for party, version in versions:
+        known = newest.get(party.id)
+        if known is None or known[1] < version:
+            newest[party.id] = (party, version)
+    if not newest:
+        return
+    rows = [
+        (p.id, p.role, p.status, p.email, p.first_name, p.last_name, p.deleted, version)
+        for p, version in newest.values()
+    ]
+    await con.execute(upsert_parties, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def find(ctx: Context[Any], user_id: UUID, *, fresh: bool = False) -> Party | None:
