@@ -22,7 +22,7 @@ from actors.dead_letters import dead_letters
 from actors.events import Envelope
 from actors.runtime import ServingActor
 from otel import spans
-from tests.events.test_batches import _publish, _settled
+from tests.events.test_batches import _publish, _run_until_settled, _settled
 from tests.events.test_flow import _event, eventually
 
 pytestmark = pytest.mark.anyio
@@ -37,11 +37,7 @@ async def _consume(
 ) -> Consumer[None]:
     """Run a consumer until every event waiting for it is settled; the stopped consumer."""
     consumer = Consumer(sub, "users", settings, nc.jetstream(), worker.pool, None)
-    await consumer.start()
-    try:
-        await eventually(lambda: _settled(nc, settings, consumer), within=20)
-    finally:
-        await consumer.stop()
+    await _run_until_settled(nc, settings, consumer, within=20)
     return consumer
 
 

@@ -56,6 +56,17 @@ async def _settled(nc: Client, settings: Settings, consumer: Consumer[None]) -> 
     return info.num_pending == 0 and info.num_ack_pending == 0
 
 
+async def _run_until_settled(
+    nc: Client, settings: Settings, consumer: Consumer[None], within: float = 10.0
+) -> None:
+    """Start `consumer`, wait until every event waiting for it is settled, and stop it."""
+    await consumer.start()
+    try:
+        await eventually(lambda: _settled(nc, settings, consumer), within=within)
+    finally:
+        await consumer.stop()
+
+
 async def test_a_fetched_batch_is_applied_in_one_transaction_in_fetch_order(
     settings: Settings, nc: Client, users_worker: ServingActor[Any]
 ) -> None:
@@ -71,11 +82,7 @@ async def test_a_fetched_batch_is_applied_in_one_transaction_in_fetch_order(
     for event in events:
         await _publish(nc, settings, event)
     consumer = _consumer(settings, nc, users_worker, kind, effect)
-    await consumer.start()
-    try:
-        await eventually(lambda: _settled(nc, settings, consumer))
-    finally:
-        await consumer.stop()
+    await _run_until_settled(nc, settings, consumer)
     assert [event_id for event_id, _ in seen] == [event.id for event in events]
     assert len({xact for _, xact in seen}) == 1, "each event committed on its own"
     assert consumer.applied == 20
@@ -154,11 +161,7 @@ async def test_an_event_delivered_twice_in_one_batch_is_applied_once(
     await _publish(nc, settings, other)
     await _publish(nc, settings, twice, **{"Nats-Msg-Id": f"{twice.id}:again"})
     consumer = _consumer(settings, nc, users_worker, kind, effect)
-    await consumer.start()
-    try:
-        await eventually(lambda: _settled(nc, settings, consumer))
-    finally:
-        await consumer.stop()
+    await _run_until_settled(nc, settings, consumer)
     assert applied == [twice.id, other.id] and len(xacts) == 1
     assert consumer.applied == 2
 
@@ -188,11 +191,7 @@ async def test_each_event_of_a_batch_gets_its_own_span_linked_to_its_producer(
         producers[str(event.id)] = producer
         await _publish(nc, settings, event, **headers)
     consumer = _consumer(settings, nc, users_worker, kind, effect)
-    await consumer.start()
-    try:
-        await eventually(lambda: _settled(nc, settings, consumer))
-    finally:
-        await consumer.stop()
+    await _run_until_settled(nc, settings, consumer)
     finished = exporter.get_finished_spans()
     consumed = [s for s in finished if s.kind == SpanKind.CONSUMER and s.name.endswith(kind)]
     assert len(consumed) == 3

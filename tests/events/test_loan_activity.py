@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 import pytest
-from asyncpg.connection import LoggedQuery
 
 from actors.events import Envelope
 from actors.loans.messages import LoanChanged, Status
 from actors.runtime import ServingActor
 from actors.users import queries as q
 from actors.users.handlers import record_loan_activity
+from tests.batches import apply_as_one_batch, envelope
 
 pytestmark = pytest.mark.anyio
 
@@ -44,32 +41,7 @@ def _loan_event(
         end_date=None,
         by=by,
     )
-    return Envelope(
-        id=uuid.uuid4(),
-        type=event_type,
-        occurred_at=datetime.now(UTC),
-        aggregate_id=loan_id,
-        version=version,
-        data=msgspec.Raw(msgspec.json.encode(data)),
-    )
-
-
-async def _apply_as_one_batch(worker: ServingActor[Any], events: list[Envelope]) -> list[str]:
-    """Apply `events` as a consumer applies a fetched batch, in one transaction; the INSERTs sent."""
-    statements: list[str] = []
-
-    def log(query: LoggedQuery) -> None:
-        statements.append(query.query)
-
-    async with worker.pool.acquire() as con:
-        con.add_query_logger(log)
-        try:
-            async with con.transaction():
-                await record_loan_activity(events, con, worker.state)
-        finally:
-            con.remove_query_logger(log)
-    await asyncio.sleep(0)  # the loggers are called soon after each statement, not in it
-    return [s for s in statements if s.lstrip().startswith("INSERT")]
+    return envelope(event_type, loan_id, version, data)
 
 
 async def test_a_batch_of_loan_events_makes_a_row_per_user_and_a_notification_per_decision(
@@ -88,7 +60,7 @@ async def test_a_batch_of_loan_events_makes_a_row_per_user_and_a_notification_pe
     own_rejected = _loan_event("loans.loan.rejected", own_loan, own, own, "REJECTED", 2, admin)
     events = [created, edited, own_created, approved, own_rejected]
 
-    inserts = await _apply_as_one_batch(users_worker, events)
+    inserts = await apply_as_one_batch(users_worker, record_loan_activity, events)
     async with users_worker.pool.acquire() as con:
         rows = await con.fetch(
             """SELECT event_id, user_id, type, loan_id, status, version, by_user, occurred_at
@@ -130,7 +102,7 @@ async def test_a_batch_without_decisions_writes_no_notifications(users_worker: S
         _loan_event("loans.loan.created", loan, customer, agent, "NEW", 1, agent),
         _loan_event("loans.loan.edited", loan, customer, agent, "NEW", 2, agent),
     ]
-    inserts = await _apply_as_one_batch(users_worker, events)
+    inserts = await apply_as_one_batch(users_worker, record_loan_activity, events)
     count = await users_worker.pool.fetchval(
         "SELECT count(*) FROM users.activity WHERE event_id = ANY($1::uuid[])", [e.id for e in events]
     )

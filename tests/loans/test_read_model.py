@@ -2,53 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 import pytest
-from asyncpg.connection import LoggedQuery
 
 from actors.events import Envelope
 from actors.loans.handlers import track_parties
 from actors.runtime import ServingActor
 from actors.users.messages import Role, Status, UserChanged
+from tests.batches import apply_as_one_batch, envelope
 
 pytestmark = pytest.mark.anyio
 
 
 def _user_event(user_id: uuid.UUID, version: int, role: Role, status: Status) -> Envelope:
     email = f"{user_id.hex[:8]}-v{version}@example.com"
-    names = {"first_name": "Ada", "last_name": "Lovelace"}
-    data = UserChanged(id=user_id, email=email, role=role, status=status, **names)
-    return Envelope(
-        id=uuid.uuid4(),
-        type="users.agent.approved",
-        occurred_at=datetime.now(UTC),
-        aggregate_id=user_id,
-        version=version,
-        data=msgspec.Raw(msgspec.json.encode(data)),
+    data = UserChanged(
+        id=user_id, email=email, first_name="Ada", last_name="Lovelace", role=role, status=status
     )
-
-
-async def _apply(worker: ServingActor[Any], events: list[Envelope]) -> list[str]:
-    """Apply `events` as the consumer applies a fetched batch, in one transaction; the INSERTs sent."""
-    sent: list[str] = []
-
-    def log(query: LoggedQuery) -> None:
-        sent.append(query.query)
-
-    async with worker.pool.acquire() as con:
-        con.add_query_logger(log)
-        try:
-            async with con.transaction():
-                await track_parties(events, con, worker.state)
-        finally:
-            con.remove_query_logger(log)
-    await asyncio.sleep(0)  # the loggers are called soon after each statement, not in it
-    return [s for s in sent if s.lstrip().startswith("INSERT")]
+    return envelope("users.agent.approved", user_id, version, data)
 
 
 async def _party(worker: ServingActor[Any], user_id: uuid.UUID) -> tuple[str, str, int]:
@@ -69,12 +42,12 @@ async def test_a_batch_leaves_each_party_at_its_newest_version_in_one_statement(
         _user_event(agent, 3, "agent", "active"),
         _user_event(agent, 2, "agent", "rejected"),  # older than 3, though later in the batch
     ]
-    assert len(await _apply(loans_worker, batch)) == 1
+    assert len(await apply_as_one_batch(loans_worker, track_parties, batch)) == 1
     assert await _party(loans_worker, agent) == ("active", f"{agent.hex[:8]}-v3@example.com", 3)
     assert await _party(loans_worker, customer) == ("active", f"{customer.hex[:8]}-v1@example.com", 1)
 
     # a redelivered older event, alone (as when a batch is retried one event at a time): no change
-    await _apply(loans_worker, [_user_event(agent, 2, "agent", "rejected")])
+    await apply_as_one_batch(loans_worker, track_parties, [_user_event(agent, 2, "agent", "rejected")])
     assert await _party(loans_worker, agent) == ("active", f"{agent.hex[:8]}-v3@example.com", 3)
-    await _apply(loans_worker, [_user_event(agent, 4, "agent", "rejected")])
+    await apply_as_one_batch(loans_worker, track_parties, [_user_event(agent, 4, "agent", "rejected")])
     assert await _party(loans_worker, agent) == ("rejected", f"{agent.hex[:8]}-v4@example.com", 4)
