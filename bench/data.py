@@ -1,6 +1,6 @@
 """The bench's data: one seeded database, copied (CREATE DATABASE … TEMPLATE) for each architecture.
 
-The seed is made the way an operator would: `loans migrate` (actors.migrate), then one
+The seed is made the way an operator would: `loans migrate` (actors.runtime.migrate), then one
 `INSERT … SELECT generate_series` per table, each as the role that owns the schema. Ids are
 md5-derived UUIDs, so the bench knows every customer, agent and NEW loan without asking.
 Every user shares one bcrypt hash (cost 12, computed once): a login costs what a real one does.
@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import bcrypt
 
-from actors.config import Settings
-from actors.db import role_dsn
-from actors.migrate import migrate
+from actors.contracts.config import Settings
+from actors.runtime.db import role_dsn
+from actors.runtime.migrate import migrate
 from bench.cpu import stat_fields
 
 PASSWORD = "bench-password-1"

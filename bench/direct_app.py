@@ -1,8 +1,8 @@
 """The reference: one Litestar process that runs the loan-actors SQL itself with asyncpg, no hop.
 
 The statements are imported from actors.loans.queries / actors.users.queries / actors.loans.parties
-(the very strings the workers run), with the same pool settings (actors.db.create_pool), the same
-EdDSA verifier (actors.tokens), the same Structs and encoders, the same rows per write
+(the very strings the workers run), with the same pool settings (actors.runtime.db.create_pool), the same
+EdDSA verifier (actors.bus.tokens), the same Structs and encoders, the same rows per write
 (actors.loans.records).
 
 `--mode direct` verifies the bearer token itself. `--mode service` is the back end of the http-hop
@@ -28,17 +28,17 @@ import uvicorn
 from litestar import Litestar, Request, Response, get, post, put
 from litestar.datastructures import State
 
-from actors.config import Settings, load_settings
-from actors.db import Conn, create_pool
-from actors.errors import ActorError, BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
-from actors.events import outbox_row
-from actors.loans import messages as m
+from actors.bus.tokens import Caller, TokenVerifier
+from actors.contracts import loans as m
+from actors.contracts import users as um
+from actors.contracts.config import Settings, load_settings
+from actors.contracts.errors import ActorError, BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from actors.loans import money, parties, records
 from actors.loans import queries as q
 from actors.loans.handlers import to_loan
-from actors.paging import fetch_page
-from actors.tokens import Caller, TokenVerifier
-from actors.users import messages as um
+from actors.runtime.db import Conn, create_pool
+from actors.runtime.events import outbox_row
+from actors.runtime.paging import fetch_page
 from actors.users import queries as uq
 from actors.users.passwords import Passwords
 from actors.users.service import key_path

@@ -18,9 +18,9 @@ import uvicorn
 from litestar import Litestar, Request, Response, get, route
 from litestar.datastructures import State
 
-from actors.config import load_settings
-from actors.errors import ActorError
-from actors.tokens import TokenVerifier
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.config import load_settings
+from actors.contracts.errors import ActorError
 from actors.users.service import key_path
 from actors.users.signing import load_or_create
 from bench.direct_app import ROLE_HEADER, USER_ID_HEADER, _error

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.config import Settings, load_settings
+from actors.contracts.config import Settings, load_settings
 from actors.users.signing import SigningKey, load_or_create
 from bench import cpu, data, plan, systems, wrk
 from bench.loadgen import Result, Run, Spec, probe
@@ -271,7 +271,7 @@ def _nats(env: Settings, work: Path, servers: ExitStack, outcome: Outcome) -> tu
     if env.nats_url:
         outcome.notes.append("NATS given by LOANS_NATS_URL: nats-server CPU is not counted.")
         return env.nats_url, None
-    from actors.embedded import EmbeddedNats
+    from ops.embedded import EmbeddedNats
 
     nats = EmbeddedNats(work)
     url = nats.start()
@@ -285,7 +285,7 @@ def _postgres(env: Settings, work: Path, servers: ExitStack, outcome: Outcome) -
         if pm is None:
             outcome.notes.append("Postgres given by URL is not on this machine: its CPU is not counted.")
         return env.database_url, pm
-    from actors.embedded import DEV_SETTINGS, EmbeddedPostgres
+    from ops.embedded import DEV_SETTINGS, EmbeddedPostgres
 
     pg = EmbeddedPostgres(work, settings=DEV_SETTINGS)  # what `loans up` runs: fsync on
     url = pg.start()

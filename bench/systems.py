@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.config import Settings, to_environ
+from actors.contracts.config import Settings, to_environ
 from bench.cpu import Scope
 from bench.procs import Proc, Procs, free_port, wait_http
 
@@ -67,7 +67,7 @@ def start_loan_actors(
     port = free_port()
     s = msgspec.structs.replace(settings, http_port=port)
     environ = {**child_env(s), **(env or {})}
-    cli = [PY, "-m", "actors.cli"]
+    cli = [PY, "-m", "ops.cli"]
     arch = Arch("loan-actors", port, database)
     for role, args in (
         ("users-worker", ["worker", "users"]),

@@ -15,9 +15,9 @@ from litestar import Litestar
 from litestar.datastructures import State
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.heap import settle_heap
-from actors.nats_conn import connect
+from actors.bus.connection import connect
+from actors.bus.heap import settle_heap
+from actors.contracts.config import Settings
 from edge.auth import preload_jwks
 from edge.context import Edge
 from edge.errors import exception_to_http_response

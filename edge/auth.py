@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 
-from actors.tokens import TokenVerifier
+from actors.bus.tokens import TokenVerifier
 from edge.nats_call import Bus
 
 log = logging.getLogger("edge.auth")

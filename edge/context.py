@@ -8,8 +8,8 @@ from typing import Any, cast
 
 from litestar import Request
 
-from actors.config import Settings
-from actors.tokens import TokenVerifier
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.config import Settings
 from edge.auth import verifier_for
 from edge.breaker import Breakers
 from edge.metrics import EdgeMetrics

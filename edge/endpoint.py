@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 import msgspec.inspect
 
-from actors.errors import BadRequest, NotFound
+from actors.contracts.errors import BadRequest, NotFound
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 PAGE_FIELDS = frozenset({"data", "count", "page", "page_size"})

@@ -17,8 +17,8 @@ from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
 from opentelemetry import trace
 
-from actors.errors import ActorError, TooManyRequests, Unavailable
-from actors.messages import ErrorReply
+from actors.contracts.base import ErrorReply
+from actors.contracts.errors import ActorError, TooManyRequests, Unavailable
 
 log = logging.getLogger("edge.errors")
 

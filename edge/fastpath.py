@@ -22,7 +22,7 @@ from litestar._parsers import parse_query_string  # the parser Litestar's own re
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from actors.errors import ActorError
+from actors.contracts.errors import ActorError
 from edge.context import Edge
 from edge.endpoint import Endpoint
 from edge.errors import PayloadTooLarge, error_body, retry_after_of

@@ -20,9 +20,9 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from opentelemetry.trace import Span
 
-from actors.errors import ActorError, DeadlineExceeded, Unavailable
-from actors.nats_conn import server_of
-from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.bus.connection import server_of
+from actors.contracts.errors import ActorError, DeadlineExceeded, Unavailable
+from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
 from edge.breaker import Breaker, Breakers, State
 from edge.errors import CircuitOpen, error_from_reply
 from edge.metrics import EdgeMetrics

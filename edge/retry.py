@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 
 # Outcomes (edge/nats_call.py) after which a retry-safe request may be sent again.
 RETRY_ON = frozenset({"no_responders", "timeout", "504", "unavailable"})

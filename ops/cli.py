@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from actors.config import ConfigError, Settings
-from actors.runtime_file import settings_with_running_system
+from actors.contracts.config import ConfigError, Settings
+from ops.runtime_file import settings_with_running_system
 from otel.logs import configure as configure_logging
 from otel.setup import setup as setup_tracing
 
@@ -89,11 +89,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
-        from actors.up import run_up
+        from ops.up import run_up
 
         return run_up(settings, users=args.users, loans=args.loans)
     if args.command == "worker":
-        from actors.worker import run_worker
+        from actors.runtime.worker import run_worker
 
         telemetry = setup_tracing(args.actor)
         try:
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             telemetry.shutdown()
         return 0
     if args.command == "migrate":
-        from actors.migrate import migrate
+        from actors.runtime.migrate import migrate
 
         for name in asyncio.run(migrate(settings)):
             print(f"applied {name}")
@@ -120,17 +120,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "admin":
         return asyncio.run(_create_admin(settings, args))
     if args.command == "events":
-        from actors.events_tool import run
+        from ops.events import run
 
         return asyncio.run(
             run(settings, args.events_command, getattr(args, "id", None), getattr(args, "seconds", None))
         )
     if args.command == "request":
-        from actors.request_tool import send
+        from ops.request import send
 
         return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
     if args.command == "stats":
-        from actors.stats_tool import show
+        from ops.stats import show
 
         return asyncio.run(show(settings, args.wait))
     raise AssertionError(args.command)
@@ -148,9 +148,9 @@ def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
-    from actors.errors import ActorError
+    from actors.contracts.errors import ActorError
+    from actors.contracts.users import CreateAdmin
     from actors.users.bootstrap import create_admin
-    from actors.users.messages import CreateAdmin
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:

@@ -9,10 +9,10 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from actors.config import Settings
-from actors.dead_letters import dead_letters, replay
-from actors.events import ensure_streams
-from actors.nats_conn import connect
+from actors.bus.connection import connect
+from actors.contracts.config import Settings
+from actors.runtime.dead_letters import dead_letters, replay
+from actors.runtime.events import ensure_streams
 
 
 async def run(settings: Settings, command: str, key: str | None, seconds: float | None) -> int:

@@ -8,9 +8,9 @@ import time
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from actors.config import Settings
-from actors.nats_conn import connect
-from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER
+from actors.bus.connection import connect
+from actors.contracts.config import Settings
+from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER
 
 
 async def send(settings: Settings, subject: str, body: str, token: str | None, timeout: float) -> int:

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from actors.config import Settings, load_settings
+from actors.contracts.config import Settings, load_settings
 
 FILE_NAME = "runtime.json"
 

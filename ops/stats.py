@@ -1,7 +1,7 @@
 """`loans stats`: every replica's `$SRV.STATS`, as one table per subject and replica.
 
 Each worker counts, per subject it serves, the requests it answered, how many were errors (5xx,
-deadline, database down) and the time spent on them (actors/micro.py). Asking `$SRV.STATS.<actor>`
+deadline, database down) and the time spent on them (actors/runtime/micro.py). Asking `$SRV.STATS.<actor>`
 gets one reply per running replica.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 import msgspec
 
-from actors.config import Settings
-from actors.discovery import gather
-from actors.nats_conn import connect
+from actors.bus.connection import connect
+from actors.contracts.config import Settings
+from ops.discovery import gather
 
 ACTORS = ("users", "loans")
 COLUMNS = ("subject", "replica", "requests", "errors", "avg ms", "total s")

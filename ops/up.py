@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from actors import runtime_file
-from actors.config import Settings, to_environ
-from actors.migrate import migrate
+from actors.contracts.config import Settings, to_environ
+from actors.runtime.migrate import migrate
 from actors.users.service import key_path
 from actors.users.signing import load_or_create
+from ops import runtime_file
 
 _RESTART_PAUSE = 1.0
 
@@ -64,7 +64,7 @@ def run_up(settings: Settings, *, users: int, loans: int) -> int:
         load_or_create(key_path(settings))  # once here, before several workers race to make it
 
         env = {**os.environ, **to_environ(settings)}
-        loans_cmd = [sys.executable, "-m", "actors.cli"]
+        loans_cmd = [sys.executable, "-m", "ops.cli"]
         children = [Child(f"users-{i}", [*loans_cmd, "worker", "users"], env) for i in range(users)]
         children += [Child(f"loans-{i}", [*loans_cmd, "worker", "loans"], env) for i in range(loans)]
         children.append(Child("edge", [*loans_cmd, "edge"], env))
@@ -75,7 +75,7 @@ def run_up(settings: Settings, *, users: int, loans: int) -> int:
 
 
 def _embedded_nats(settings: Settings, servers: ExitStack) -> str:
-    from actors.embedded import EmbeddedNats
+    from ops.embedded import EmbeddedNats
 
     nats_server = EmbeddedNats(settings.data_path)
     url = nats_server.start()
@@ -84,7 +84,7 @@ def _embedded_nats(settings: Settings, servers: ExitStack) -> str:
 
 
 def _embedded_postgres(settings: Settings, servers: ExitStack) -> str:
-    from actors.embedded import EmbeddedPostgres
+    from ops.embedded import EmbeddedPostgres
 
     postgres = EmbeddedPostgres(settings.data_path)
     url = postgres.start()

@@ -10,9 +10,9 @@ from typing import Any
 import msgspec
 from asyncpg.connection import LoggedQuery
 
-from actors.consumers import BatchHandler
-from actors.events import Envelope
-from actors.runtime import ServingActor
+from actors.runtime.consumers import BatchHandler
+from actors.runtime.events import Envelope
+from actors.runtime.serving import ServingActor
 
 
 def envelope(event_type: str, aggregate_id: uuid.UUID, version: int, data: msgspec.Struct) -> Envelope:

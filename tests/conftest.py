@@ -19,11 +19,11 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.config import Settings, load_settings
-from actors.db import role_dsn
-from actors.migrate import ACTORS, migrate
-from actors.runtime import ServingActor
-from actors.worker import start_actor
+from actors.contracts.config import Settings, load_settings
+from actors.runtime.db import role_dsn
+from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.serving import ServingActor
+from actors.runtime.worker import start_actor
 from tests.people import Cast, cast
 
 __all__ = ["role_dsn"]  # tests import it from here
@@ -41,7 +41,7 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         nats_url = os.environ.get("LOANS_TEST_NATS_URL")
         database_url = os.environ.get("LOANS_TEST_DATABASE_URL")
         if not nats_url or not database_url:
-            from actors.embedded import EmbeddedNats, EmbeddedPostgres
+            from ops.embedded import EmbeddedNats, EmbeddedPostgres
 
             if not nats_url:
                 nats_server = EmbeddedNats(tmp_path_factory.mktemp("nats"))
@@ -132,7 +132,7 @@ async def loans_worker(
 
 @pytest.fixture(scope="session")
 async def nc(settings: Settings) -> AsyncIterator[Any]:
-    from actors.nats_conn import connect
+    from actors.bus.connection import connect
 
     client = await connect(settings, "tests")
     yield client

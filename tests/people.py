@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 
-from actors.config import Settings
-from actors.db import role_dsn
+from actors.contracts.config import Settings
+from actors.contracts.users import CreateAdmin
+from actors.runtime.db import role_dsn
 from actors.users.bootstrap import create_admin
-from actors.users.messages import CreateAdmin
 
 PASSWORD = "correct-horse-9"
 

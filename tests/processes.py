@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from actors.config import Settings, to_environ
+from actors.contracts.config import Settings, to_environ
 
-LOANS = [sys.executable, "-m", "actors.cli"]
+LOANS = [sys.executable, "-m", "ops.cli"]
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:

@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.discovery import gather
-from actors.runtime import ServingActor
+from actors.contracts.config import Settings
+from actors.runtime.serving import ServingActor
+from ops.discovery import gather
 from tests.conftest import role_dsn
 from tests.people import PASSWORD, new_email
 from tests.processes import LOANS, env_for, loans_process, run_loans
@@ -135,8 +135,8 @@ async def test_a_comma_separated_nats_url_names_several_servers(settings: Settin
     """One of them unreachable: the connection uses the one that answers."""
     import msgspec
 
-    from actors.embedded import free_port
-    from actors.nats_conn import connect
+    from actors.bus.connection import connect
+    from ops.embedded import free_port
 
     both = f"nats://127.0.0.1:{free_port()},{settings.require_nats_url()}"
     nc = await connect(msgspec.structs.replace(settings, nats_url=both), "test")

@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from actors.embedded import FAST_SETTINGS, EmbeddedNats, EmbeddedPostgres, free_port, pid_alive
+from ops.embedded import FAST_SETTINGS, EmbeddedNats, EmbeddedPostgres, free_port, pid_alive
 
 pytestmark = pytest.mark.slow
 

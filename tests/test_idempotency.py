@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.config import Settings
-from actors.sweeper import sweep_idempotency
+from actors.contracts.config import Settings
+from actors.runtime.sweeper import sweep_idempotency
 from tests.conftest import role_dsn
 from tests.people import PASSWORD, Cast, new_email
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from actors.embedded import free_port
+from ops.embedded import free_port
 from tests.people import PASSWORD, new_email
 
 
@@ -23,7 +23,7 @@ def loans_up(data_dir: Path, port: int) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
     env.update(LOANS_DATA_DIR=str(data_dir), LOANS_BCRYPT_COST="4")
     process = subprocess.Popen(
-        [sys.executable, "-m", "actors.cli", "up", "--port", str(port)],
+        [sys.executable, "-m", "ops.cli", "up", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -77,7 +77,7 @@ def test_loans_up_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path: P
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
         env["LOANS_DATA_DIR"] = str(tmp_path)
         done = subprocess.run(
-            [sys.executable, "-m", "actors.cli", "request", "users.profile", "{}", "--token", token],
+            [sys.executable, "-m", "ops.cli", "request", "users.profile", "{}", "--token", token],
             env=env,
             capture_output=True,
             text=True,

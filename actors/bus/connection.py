@@ -6,7 +6,7 @@ import logging
 
 from nats.aio.client import Client
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 
 log = logging.getLogger("actors.nats")
 

@@ -16,7 +16,7 @@ from uuid import UUID
 import jwt
 import msgspec
 
-from actors.errors import Unauthenticated
+from actors.contracts.errors import Unauthenticated
 
 ALGORITHM = "EdDSA"
 ROLES = ("customer", "agent", "admin")

@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 
 PREFIX = "LOANS_"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ConfigError(Exception):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from actors.messages import Message, Page, PageSize
+from actors.contracts.base import Message, Page, PageSize
 
 # Range and decimals are the loan rules' to check (money.py), so the message says *which* rule failed.
 Principal = Decimal

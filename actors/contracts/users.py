@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from actors.messages import Message, Page, PageSize
+from actors.contracts.base import Message, Page, PageSize
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 # Characters here; the 8..72 *bytes* bcrypt allows is checked by the handler.

@@ -11,17 +11,17 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from actors import idempotency
-from actors.db import Conn
-from actors.errors import BadRequest, Conflict, Forbidden, NotFound
-from actors.events import Envelope, data_as
-from actors.events import outbox_row as emitting
-from actors.loans import messages as m
+from actors.contracts import loans as m
+from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound
+from actors.contracts.users import UserChanged
 from actors.loans import money, parties, records
 from actors.loans import queries as q
-from actors.paging import fetch_page
-from actors.runtime import Actor, Context
-from actors.users.messages import UserChanged
+from actors.runtime import idempotency
+from actors.runtime.db import Conn
+from actors.runtime.events import Envelope, data_as
+from actors.runtime.events import outbox_row as emitting
+from actors.runtime.paging import fetch_page
+from actors.runtime.serving import Actor, Context
 
 
 @dataclass(frozen=True)

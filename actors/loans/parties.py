@@ -18,10 +18,10 @@ import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from actors.db import Conn
-from actors.errors import Forbidden, Unavailable
-from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, Context
-from actors.users.messages import UserChanged, UserRecord
+from actors.contracts.errors import Forbidden, Unavailable
+from actors.contracts.users import UserChanged, UserRecord
+from actors.runtime.db import Conn
+from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER, Context
 from otel.propagation import inject
 
 _decode_user = msgspec.json.Decoder(UserRecord).decode

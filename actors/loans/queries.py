@@ -6,14 +6,14 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-from actors import idempotency
+from actors.runtime import idempotency
 
 LOAN_COLUMNS = (
     "id, customer_id, customer_email, customer_name, agent_id, agent_email, principal, interest, "
     "months, emi, amount, status, start_date, end_date, version, created_at, modified_at"
 )
 
-# A change's history row ($1-$6) and its event's outbox row ($7-$10, actors.events.OutboxRow).
+# A change's history row ($1-$6) and its event's outbox row ($7-$10, actors.runtime.events.OutboxRow).
 _HISTORY_AND_EVENT = """history AS (
     INSERT INTO loan_history (loan_id, version, change, changed_by, changed_at, fields)
     VALUES ($1, $2, $3, $4, $5, $6::jsonb)),
@@ -25,7 +25,7 @@ event AS (
 def record_change(keyed: bool) -> str:
     """One statement for what follows a decision or an edit, in its transaction: the history row,
     the event and, `keyed`, the answer stored under the request's key ($11-$15,
-    actors.idempotency.store_args). It returns true if it stored the answer (or had none to store):
+    actors.runtime.idempotency.store_args). It returns true if it stored the answer (or had none to store):
     a keyed request that gets nothing back was answered before, and replays that answer."""
     if keyed:
         return f"WITH {_HISTORY_AND_EVENT}\n{idempotency.store('idempotency', 11)}"

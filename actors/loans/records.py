@@ -14,10 +14,10 @@ from typing import Any
 
 import msgspec
 
-from actors.events import OutboxRow
-from actors.loans import messages as m
+from actors.contracts import loans as m
 from actors.loans.money import Terms
 from actors.loans.parties import Party
+from actors.runtime.events import OutboxRow
 
 TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
 _LOAN_ARGS = m.Loan.__struct_fields__.index("amount") + 1  # the Loan fields queries.create_loan takes

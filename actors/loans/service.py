@@ -5,10 +5,10 @@ from __future__ import annotations
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
-from actors.config import Settings
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.config import Settings
 from actors.loans.handlers import LoansState, actor
-from actors.runtime import Actor
-from actors.tokens import TokenVerifier
+from actors.runtime.serving import Actor
 
 
 async def build(settings: Settings, nc: Client) -> tuple[Actor[LoansState], LoansState, TokenVerifier]:

@@ -1,1 +1,2 @@
-"""The actor framework: registration, serving, micro protocol, database, outbox, consumers, idempotency. It names no actor."""
+"""The actor framework: registration, serving, the micro protocol, the database pool, outbox relay,
+consumers, idempotency and background loops. It names no actor: ops/registry.py does."""

@@ -38,13 +38,13 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import Span
 
-from actors.config import Settings
-from actors.db import DB_DOWN, Conn
-from actors.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
+from actors.contracts.config import Settings
+from actors.runtime.db import DB_DOWN, Conn
+from actors.runtime.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
 from otel import spans
 from otel.setup import enabled as tracing
 
-log = logging.getLogger("actors.consumers")
+log = logging.getLogger("actors.runtime.consumers")
 S = TypeVar("S")
 EventHandler = Callable[[Envelope, Conn, S], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope], Conn, S], Awaitable[None]]

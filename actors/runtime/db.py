@@ -10,7 +10,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from opentelemetry import trace
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from otel import spans
 from otel.setup import enabled as tracing
 

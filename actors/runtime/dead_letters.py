@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from actors.config import Settings
-from actors.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
+from actors.contracts.config import Settings
+from actors.runtime.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Durable domain events: the envelope, the streams, and writing an event into the outbox.
 
 A write and its event commit in one transaction (the `outbox` table of the actor's schema); the
-relay (actors/outbox.py) publishes it to JetStream with `Nats-Msg-Id` = event id, so a publish
+relay (actors/runtime/outbox.py) publishes it to JetStream with `Nats-Msg-Id` = event id, so a publish
 repeated after a crash is dropped by the stream's duplicate window. Consumers
-(actors/consumers.py) apply each event once, recording its id in their `inbox` table.
+(actors/runtime/consumers.py) apply each event once, recording its id in their `inbox` table.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, BadRequestError
 
-from actors.config import ConfigError, Settings
-from actors.db import Conn
+from actors.contracts.config import ConfigError, Settings
+from actors.runtime.db import Conn
 from otel import spans
 from otel.setup import enabled as tracing
 

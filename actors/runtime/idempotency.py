@@ -21,9 +21,9 @@ from typing import Any
 
 import msgspec
 
-from actors.db import Conn
-from actors.errors import ActorError, BadRequest, Conflict, Replay
-from actors.runtime import Context
+from actors.contracts.errors import ActorError, BadRequest, Conflict, Replay
+from actors.runtime.db import Conn
+from actors.runtime.serving import Context
 
 KEY_HEADER = "Idempotency-Key"
 TTL = "24 hours"  # long enough for any client's retries, short enough to keep the table small

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import asyncpg
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 
-log = logging.getLogger("actors.migrate")
+log = logging.getLogger("actors.runtime.migrate")
 
 ACTORS = ("users", "loans")
 _LOCK_KEY = 0x4C4F414E  # "LOAN": one lock per database, so concurrent `loans migrate` runs queue up

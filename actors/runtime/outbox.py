@@ -20,12 +20,12 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from actors.config import Settings
-from actors.db import role_dsn
+from actors.contracts.config import Settings
+from actors.runtime.db import role_dsn
 from otel import spans
 from otel.setup import enabled as tracing
 
-log = logging.getLogger("actors.outbox")
+log = logging.getLogger("actors.runtime.outbox")
 BATCH = 200
 ACK_TIMEOUT = 5.0  # seconds for JetStream to acknowledge a batch
 _decode_headers = msgspec.json.Decoder(dict[str, str]).decode

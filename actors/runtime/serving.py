@@ -26,10 +26,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.trace import Span
 
-from actors.config import Settings
-from actors.consumers import BatchHandler, EventHandler, EventSubscription
-from actors.db import DB_DOWN
-from actors.errors import (
+from actors.bus.tokens import Caller, TokenVerifier
+from actors.contracts.config import Settings
+from actors.contracts.errors import (
     ActorError,
     BadRequest,
     DeadlineExceeded,
@@ -38,12 +37,13 @@ from actors.errors import (
     Unauthenticated,
     Unavailable,
 )
-from actors.micro import EndpointCounters, MicroService
-from actors.tokens import Caller, TokenVerifier
+from actors.runtime.consumers import BatchHandler, EventHandler, EventSubscription
+from actors.runtime.db import DB_DOWN
+from actors.runtime.micro import EndpointCounters, MicroService
 from otel import spans
 from otel.setup import enabled as tracing
 
-log = logging.getLogger("actors.runtime")
+log = logging.getLogger("actors.runtime.serving")
 
 S = TypeVar("S")
 ERROR_CODE_HEADER = "Nats-Service-Error-Code"

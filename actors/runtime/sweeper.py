@@ -14,7 +14,7 @@ import random
 
 import asyncpg
 
-log = logging.getLogger("actors.sweeper")
+log = logging.getLogger("actors.runtime.sweeper")
 BATCH = 1000
 
 

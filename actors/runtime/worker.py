@@ -12,18 +12,18 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.consumers import consumers_for
-from actors.db import create_pool
-from actors.events import ensure_streams
-from actors.heap import settle_heap
-from actors.nats_conn import connect
-from actors.outbox import OutboxRelay
-from actors.runtime import Actor, ServingActor
-from actors.sweeper import Sweeper
-from actors.tokens import TokenVerifier
+from actors.bus.connection import connect
+from actors.bus.heap import settle_heap
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.config import Settings
+from actors.runtime.consumers import consumers_for
+from actors.runtime.db import create_pool
+from actors.runtime.events import ensure_streams
+from actors.runtime.outbox import OutboxRelay
+from actors.runtime.serving import Actor, ServingActor
+from actors.runtime.sweeper import Sweeper
 
-log = logging.getLogger("actors.worker")
+log = logging.getLogger("actors.runtime.worker")
 STEP_SECONDS = 5.0  # at most this for each step of a stop after the requests' drain
 Builder = Callable[[Settings, Client], Awaitable[tuple[Actor[Any], Any, TokenVerifier]]]
 

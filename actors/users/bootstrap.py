@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from actors.config import Settings
-from actors.db import create_pool
+from actors.contracts.config import Settings
+from actors.contracts.users import CreateAdmin, User
+from actors.runtime.db import create_pool
 from actors.users.handlers import clean_names, insert_user
-from actors.users.messages import CreateAdmin, User
 from actors.users.passwords import Passwords, check_length
 
 

@@ -9,17 +9,17 @@ from typing import Any
 
 import asyncpg
 
-from actors import idempotency
-from actors.config import Settings
-from actors.db import Conn
-from actors.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
-from actors.events import Envelope, data_as, emit
-from actors.loans.messages import LoanChanged
-from actors.messages import Empty
-from actors.paging import fetch_page
-from actors.runtime import ROLES_ANY_USER, Actor, Context
-from actors.tokens import Caller
-from actors.users import messages as m
+from actors.bus.tokens import Caller
+from actors.contracts import users as m
+from actors.contracts.base import Empty
+from actors.contracts.config import Settings
+from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from actors.contracts.loans import LoanChanged
+from actors.runtime import idempotency
+from actors.runtime.db import Conn
+from actors.runtime.events import Envelope, data_as, emit
+from actors.runtime.paging import fetch_page
+from actors.runtime.serving import ROLES_ANY_USER, Actor, Context
 from actors.users import queries as q
 from actors.users.passwords import Passwords, check_length
 from actors.users.signing import SigningKey

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 
-from actors.errors import BadRequest
+from actors.contracts.errors import BadRequest
 
 MIN_BYTES, MAX_BYTES = 8, 72  # bcrypt reads at most 72 bytes (and bcrypt 5 refuses more)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.runtime import Actor
-from actors.tokens import TokenVerifier
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.config import Settings
+from actors.runtime.serving import Actor
 from actors.users.handlers import UsersState, actor
 from actors.users.passwords import Passwords
 from actors.users.signing import load_or_create

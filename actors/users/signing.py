@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from actors.tokens import ALGORITHM
+from actors.bus.tokens import ALGORITHM
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 
-from actors.loans import messages as m
+from actors.contracts import loans as m
 from edge.endpoint import Endpoint
 from edge.forward import route_handler
 

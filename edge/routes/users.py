@@ -8,9 +8,9 @@ import msgspec
 from litestar import Request, Response, Router
 from litestar.handlers import HTTPRouteHandler
 
-from actors.errors import ActorError
-from actors.messages import Empty
-from actors.users import messages as m
+from actors.contracts import users as m
+from actors.contracts.base import Empty
+from actors.contracts.errors import ActorError
 from edge.context import edge_of
 from edge.endpoint import Endpoint
 from edge.errors import RateLimited

@@ -12,11 +12,11 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.errors import Conflict
-from actors.messages import Message
-from actors.runtime import Actor, Context, ServingActor
-from actors.tokens import TokenVerifier
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.base import Message
+from actors.contracts.config import Settings
+from actors.contracts.errors import Conflict
+from actors.runtime.serving import Actor, Context, ServingActor
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from actors import tokens
-from actors.errors import Unauthenticated
-from actors.tokens import TokenVerifier
+from actors.bus import tokens
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.errors import Unauthenticated
 from actors.users.signing import load_or_create
 
 pytestmark = pytest.mark.anyio

@@ -20,7 +20,7 @@ import nats
 from nats.aio.client import Client
 from nats.js.errors import APIError
 
-from actors.embedded import EmbeddedNats, free_port
+from ops.embedded import EmbeddedNats, free_port
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-cluster.conf"
 NODES = ("nats-a", "nats-b", "nats-c")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from actors.config import ConfigError, load_settings
+from actors.contracts.config import ConfigError, load_settings
 from edge.app import create_app
 
 # Nothing listens on port 1: the edge keeps trying to connect in the background.

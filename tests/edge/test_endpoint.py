@@ -8,9 +8,9 @@ import uuid
 import msgspec
 import pytest
 
-from actors.errors import BadRequest, NotFound
-from actors.messages import Empty
-from actors.users import messages as m
+from actors.contracts import users as m
+from actors.contracts.base import Empty
+from actors.contracts.errors import BadRequest, NotFound
 from edge.endpoint import Endpoint, merge_fields, path_uuid
 
 LIST = Endpoint("GET", "/list-users", "users.list_users", "Users", m.ListUsers, m.UserPage)

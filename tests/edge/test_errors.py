@@ -14,8 +14,8 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.testing import RequestFactory
 
-from actors.errors import ActorError, DeadlineExceeded, Forbidden, Unauthenticated, Unavailable
-from actors.runtime import error_body
+from actors.contracts.errors import ActorError, DeadlineExceeded, Forbidden, Unauthenticated, Unavailable
+from actors.runtime.serving import error_body
 from edge.errors import RateLimited, error_from_reply, exception_to_http_response
 
 REQUEST = RequestFactory().get("/api/user/profile")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from edge.app import EdgeApp, create_app
 from edge.fastpath import FastPath
 from edge.routes import loans, users

@@ -14,8 +14,8 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from actors.config import Settings
-from actors.embedded import EmbeddedNats, free_port
+from actors.contracts.config import Settings
+from ops.embedded import EmbeddedNats, free_port
 from tests.processes import loans_process
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -25,10 +25,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.config import Settings
-from actors.embedded import EmbeddedNats
-from actors.errors import ActorError, DeadlineExceeded, Unavailable
-from actors.runtime import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.contracts.config import Settings
+from actors.contracts.errors import ActorError, DeadlineExceeded, Unavailable
+from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
 from edge.app import create_app
 from edge.breaker import Breakers, State
 from edge.context import Edge
@@ -38,6 +37,7 @@ from edge.forward import route_handler
 from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
 from edge.retry import RetryPolicy
+from ops.embedded import EmbeddedNats
 from tests.conftest import role_dsn
 from tests.people import Cast
 

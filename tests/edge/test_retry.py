@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.config import load_settings
+from actors.contracts.config import load_settings
 from edge.retry import MIN_ATTEMPT, NO_RETRY, RetryPolicy
 
 

@@ -16,11 +16,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 import otel.setup
-from actors.config import Settings
-from actors.consumers import BatchHandler, Consumer, EventSubscription
-from actors.dead_letters import dead_letters
-from actors.events import Envelope
-from actors.runtime import ServingActor
+from actors.contracts.config import Settings
+from actors.runtime.consumers import BatchHandler, Consumer, EventSubscription
+from actors.runtime.dead_letters import dead_letters
+from actors.runtime.events import Envelope
+from actors.runtime.serving import ServingActor
 from otel import spans
 from tests.events.test_batches import _publish, _run_until_settled, _settled
 from tests.events.test_flow import _event, eventually

@@ -18,11 +18,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Span, SpanKind
 
 import otel.setup
-from actors.config import Settings
-from actors.consumers import Consumer, EventSubscription
-from actors.dead_letters import dead_letters
-from actors.events import Envelope, subject_for
-from actors.runtime import ServingActor
+from actors.contracts.config import Settings
+from actors.runtime.consumers import Consumer, EventSubscription
+from actors.runtime.dead_letters import dead_letters
+from actors.runtime.events import Envelope, subject_for
+from actors.runtime.serving import ServingActor
 from otel import spans
 from otel.propagation import inject
 from tests.events.test_flow import _event, eventually

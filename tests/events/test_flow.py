@@ -18,11 +18,11 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.consumers import Consumer, EventSubscription
-from actors.dead_letters import dead_letters, replay
-from actors.events import Envelope, subject_for
-from actors.runtime import ServingActor
+from actors.contracts.config import Settings
+from actors.runtime.consumers import Consumer, EventSubscription
+from actors.runtime.dead_letters import dead_letters, replay
+from actors.runtime.events import Envelope, subject_for
+from actors.runtime.serving import ServingActor
 from tests.conftest import role_dsn
 from tests.people import Cast, signup
 from tests.processes import env_for, run_loans
@@ -209,7 +209,7 @@ async def test_a_poison_event_is_dead_lettered_with_its_reason_and_replays_once_
 async def test_events_tail_prints_events_as_they_flow(settings: Settings, nc: Client) -> None:
     """`loans events tail` shows an event published while it runs."""
     tail = subprocess.Popen(  # noqa: ASYNC220 (started once, read from a thread below)
-        [sys.executable, "-m", "actors.cli", "events", "tail", "--seconds", "4"],
+        [sys.executable, "-m", "ops.cli", "events", "tail", "--seconds", "4"],
         env=env_for(settings),
         stdout=subprocess.PIPE,
         text=True,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from actors.events import Envelope
-from actors.loans.messages import LoanChanged, Status
-from actors.runtime import ServingActor
+from actors.contracts.loans import LoanChanged, Status
+from actors.runtime.events import Envelope
+from actors.runtime.serving import ServingActor
 from actors.users import queries as q
 from actors.users.handlers import record_loan_activity
 from tests.batches import apply_as_one_batch, envelope

@@ -17,17 +17,17 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from actors.config import Settings, load_settings
-from actors.embedded import EmbeddedNats
-from actors.events import ensure_streams
+from actors.bus.connection import connect
+from actors.bus.tokens import Caller
+from actors.contracts import loans as lm
+from actors.contracts.config import Settings, load_settings
 from actors.loans import handlers as loans_handlers
-from actors.loans import messages as lm
-from actors.migrate import ACTORS, migrate
-from actors.nats_conn import connect
-from actors.outbox import OutboxRelay
-from actors.runtime import Context, ServingActor
-from actors.tokens import Caller
-from actors.worker import start_actor
+from actors.runtime.events import ensure_streams
+from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.outbox import OutboxRelay
+from actors.runtime.serving import Context, ServingActor
+from actors.runtime.worker import start_actor
+from ops.embedded import EmbeddedNats
 from tests.conftest import _create_database, _drop_database, _with_database, role_dsn
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.conftest import role_dsn
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.loans.helpers import LoansTable
 from tests.people import Cast, cast
 

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.conftest import role_dsn
 from tests.people import Person
 

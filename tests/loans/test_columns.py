@@ -1,6 +1,6 @@
 """The loan query columns are the Loan Struct's fields, in order (to_loan builds it positionally)."""
 
-from actors.loans import messages as m
+from actors.contracts import loans as m
 from actors.loans import queries as q
 
 

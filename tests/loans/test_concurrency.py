@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.conftest import role_dsn
 from tests.loans.helpers import LOANS, LoansTable, create, decide, edit, history, months_later
 from tests.people import Cast

@@ -16,9 +16,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from actors.config import Settings, load_settings
+from actors.contracts.config import Settings, load_settings
 from actors.loans import queries as q
-from actors.migrate import ACTORS, migrate
+from actors.runtime.migrate import ACTORS, migrate
 from tests.conftest import _create_database, _drop_database, _with_database, role_dsn
 
 pytestmark = pytest.mark.anyio

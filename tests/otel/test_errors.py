@@ -10,11 +10,11 @@ from nats.aio.client import Client
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from actors.config import Settings
-from actors.errors import Conflict
-from actors.messages import Message
-from actors.runtime import Actor, Context, ServingActor
-from actors.tokens import TokenVerifier
+from actors.bus.tokens import TokenVerifier
+from actors.contracts.base import Message
+from actors.contracts.config import Settings
+from actors.contracts.errors import Conflict
+from actors.runtime.serving import Actor, Context, ServingActor
 from tests.otel.trees import one, wait_for
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ import pytest
 from nats.aio.client import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.errors import Unavailable
+from actors.contracts.errors import Unavailable
 from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
 from tests.people import Cast

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.discovery import gather
-from actors.embedded import free_port
-from actors.runtime import ServingActor
+from actors.contracts.config import Settings
+from actors.runtime.serving import ServingActor
+from ops.discovery import gather
+from ops.embedded import free_port
 from tests.loans.helpers import random_principal
 from tests.people import Cast
 from tests.processes import loans_process

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
-from actors.config import Settings
-from actors.runtime import ServingActor
-from actors.stats_tool import EndpointStats, ReplicaStats, render, rows
+from actors.contracts.config import Settings
+from actors.runtime.serving import ServingActor
+from ops.stats import EndpointStats, ReplicaStats, render, rows
 from tests.processes import run_loans
 
 pytestmark = pytest.mark.anyio

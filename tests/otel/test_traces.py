@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.loans.helpers import random_principal
 from tests.otel.trees import Spans, descendants, draw, one, parent_id, span_id, trace_id, wait_for
 from tests.people import Cast

@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client
 
 from actors.loans.handlers import actor as loans_actor
-from actors.runtime import ERROR_CODE_HEADER, ServingActor
+from actors.runtime.serving import ERROR_CODE_HEADER, ServingActor
 from actors.users.handlers import actor as users_actor
 from tests.people import Cast
 

@@ -18,10 +18,10 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from actors.config import Settings, load_settings
-from actors.embedded import EmbeddedNats, free_port
-from actors.migrate import ACTORS, migrate
-from actors.worker import start_actor
+from actors.contracts.config import Settings, load_settings
+from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.worker import start_actor
+from ops.embedded import EmbeddedNats, free_port
 from tests.conftest import _create_database, _drop_database, _with_database
 from tests.people import PASSWORD, new_email
 
@@ -155,8 +155,8 @@ async def secured_system(
 
 async def test_the_whole_flow_runs_with_each_component_confined(secured_system: httpx.AsyncClient) -> None:
     """Signup, approval, a loan and its decision, and the events between the actors, all permitted."""
+    from actors.contracts.users import CreateAdmin
     from actors.users.bootstrap import create_admin
-    from actors.users.messages import CreateAdmin
 
     client = secured_system
     settings: Settings = client.settings  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.conftest import role_dsn
 from tests.people import admin, signup
 from tests.users.helpers import Desk

@@ -12,7 +12,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from actors.users.service import key_path
 from actors.users.signing import SigningKey, load_or_create
 from tests.people import PASSWORD, Person, new_email

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.people import PASSWORD, Person, admin, login, signup
 from tests.users.helpers import USERS, assert_error, data, data_page
 

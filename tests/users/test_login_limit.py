@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from litestar import Litestar
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.people import PASSWORD, Person, new_email, signup
 from tests.users.helpers import USERS, assert_error
 

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.people import PASSWORD, Cast, Person, bearer, new_email
 from tests.users.helpers import USERS, assert_error, claims_for, sign, signup_body, snapshot
 

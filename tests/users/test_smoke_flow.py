@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.people import PASSWORD, bearer, new_email
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.people import admin
 from tests.users.helpers import (
     USERS,

@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from actors.config import Settings
+from actors.contracts.config import Settings
 from tests.people import PASSWORD, Person, new_email, signup
 from tests.users.helpers import USERS, Desk, assert_error, claims_for, login_status, sign, snapshot, users_key
 
