@@ -11,6 +11,7 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.handlers import HTTPRouteHandler
 
+from actors.contracts.headers import AUTHORIZATION_HEADER, KEY_HEADER
 from edge.context import Edge, edge_of
 from edge.endpoint import Endpoint
 from edge.errors import RateLimited
@@ -19,8 +20,7 @@ from edge.openapi import docs_for
 # Request headers an actor may need, forwarded as received (api.md: Idempotency-Key on writes).
 # traceparent/tracestate go through as sent only while the edge does not trace; when it does,
 # the NATS client span's context replaces them (edge/nats_call.py), continuing the same trace.
-KEY_HEADER = "Idempotency-Key"
-FORWARDED_HEADERS = ("Authorization", KEY_HEADER, "traceparent", "tracestate")
+FORWARDED_HEADERS = (AUTHORIZATION_HEADER, KEY_HEADER, "traceparent", "tracestate")
 _FORWARDED = tuple((name, name.lower()) for name in FORWARDED_HEADERS)
 
 

@@ -22,7 +22,7 @@ from opentelemetry.trace import Span
 
 from actors.bus.connection import server_of
 from actors.contracts.errors import ActorError, DeadlineExceeded, Unavailable
-from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
 from edge.breaker import Breaker, Breakers, State
 from edge.errors import CircuitOpen, error_from_reply
 from edge.metrics import EdgeMetrics

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from actors.contracts.config import ConfigError, Settings
+from ops.registry import ACTORS
 from ops.runtime_file import settings_with_running_system
 from otel.logs import configure as configure_logging
 from otel.setup import setup as setup_tracing
@@ -21,12 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="everything on this machine: NATS, Postgres, workers, edge")
-    up.add_argument("--users", type=int, default=1, help="users worker processes")
-    up.add_argument("--loans", type=int, default=1, help="loans worker processes")
+    for actor in ACTORS:
+        up.add_argument(f"--{actor}", type=int, default=1, metavar="N", help=f"{actor} worker processes")
     up.add_argument("--port", type=int, default=None, help="HTTP port of the edge (default 8000)")
 
     worker = sub.add_parser("worker", help="one worker process of an actor")
-    worker.add_argument("actor", choices=["users", "loans"])
+    worker.add_argument("actor", choices=list(ACTORS))
     worker.add_argument("--concurrency", type=int, default=None, help="requests handled at once")
 
     edge = sub.add_parser("edge", help="the HTTP edge alone")
@@ -91,9 +92,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
         from ops.up import run_up
 
-        return run_up(settings, users=args.users, loans=args.loans)
+        return run_up(settings, {actor: getattr(args, actor) for actor in ACTORS})
     if args.command == "worker":
-        from actors.runtime.worker import run_worker
+        from ops.worker import run_worker
 
         telemetry = setup_tracing(args.actor)
         try:

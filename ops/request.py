@@ -10,7 +10,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from actors.bus.connection import connect
 from actors.contracts.config import Settings
-from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER
+from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER
 
 
 async def send(settings: Settings, subject: str, body: str, token: str | None, timeout: float) -> int:

@@ -16,8 +16,8 @@ import msgspec
 from actors.bus.connection import connect
 from actors.contracts.config import Settings
 from ops.discovery import gather
+from ops.registry import ACTORS
 
-ACTORS = ("users", "loans")
 COLUMNS = ("subject", "replica", "requests", "errors", "avg ms", "total s")
 
 

@@ -21,9 +21,8 @@ import msgspec
 
 from actors.contracts.config import Settings, to_environ
 from actors.runtime.migrate import migrate
-from actors.users.service import key_path
-from actors.users.signing import load_or_create
 from ops import runtime_file
+from ops.registry import deployables
 
 _RESTART_PAUSE = 1.0
 
@@ -53,7 +52,8 @@ class Child:
             self.process.wait()
 
 
-def run_up(settings: Settings, *, users: int, loans: int) -> int:
+def run_up(settings: Settings, workers: dict[str, int]) -> int:
+    """Run everything until Ctrl-C; `workers`: how many worker processes of each actor."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
     with ExitStack() as servers:
         nats_url = settings.nats_url or _embedded_nats(settings, servers)
@@ -61,12 +61,17 @@ def run_up(settings: Settings, *, users: int, loans: int) -> int:
         settings = msgspec.structs.replace(settings, nats_url=nats_url, database_url=database_url)
         for applied in asyncio.run(migrate(settings)):
             print(f"migrated {applied}")
-        load_or_create(key_path(settings))  # once here, before several workers race to make it
+        for actor in deployables():
+            if actor.prepare is not None:
+                actor.prepare(settings)  # once here, before several workers race to do it
 
         env = {**os.environ, **to_environ(settings)}
         loans_cmd = [sys.executable, "-m", "ops.cli"]
-        children = [Child(f"users-{i}", [*loans_cmd, "worker", "users"], env) for i in range(users)]
-        children += [Child(f"loans-{i}", [*loans_cmd, "worker", "loans"], env) for i in range(loans)]
+        children = [
+            Child(f"{actor}-{i}", [*loans_cmd, "worker", actor], env)
+            for actor, count in workers.items()
+            for i in range(count)
+        ]
         children.append(Child("edge", [*loans_cmd, "edge"], env))
         http_url = f"http://{settings.http_host}:{settings.http_port}"
         runtime_file.write(settings, nats_url, database_url, http_url)

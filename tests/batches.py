@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 from asyncpg.connection import LoggedQuery
 
+from actors.contracts.envelope import Envelope
 from actors.runtime.consumers import BatchHandler
-from actors.runtime.events import Envelope
 from actors.runtime.serving import ServingActor
 
 

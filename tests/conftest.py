@@ -21,9 +21,10 @@ import pytest
 
 from actors.contracts.config import Settings, load_settings
 from actors.runtime.db import role_dsn
-from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.migrate import migrate
 from actors.runtime.serving import ServingActor
 from actors.runtime.worker import start_actor
+from ops.registry import ACTORS, deployable
 from tests.people import Cast, cast
 
 __all__ = ["role_dsn"]  # tests import it from here
@@ -119,7 +120,7 @@ async def _drop_database(admin_url: str, name: str, roles: list[str]) -> None:
 @pytest.fixture(scope="session")
 async def users_worker(settings: Settings) -> AsyncIterator[ServingActor[Any]]:
     async with AsyncExitStack() as stack:
-        yield await start_actor("users", settings, stack)
+        yield await start_actor(deployable("users"), settings, stack)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +128,7 @@ async def loans_worker(
     settings: Settings, users_worker: ServingActor[Any]
 ) -> AsyncIterator[ServingActor[Any]]:
     async with AsyncExitStack() as stack:
-        yield await start_actor("loans", settings, stack)
+        yield await start_actor(deployable("loans"), settings, stack)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from actors.loans.handlers import actor as loans_actor
-from actors.runtime.serving import Actor
+from actors.runtime.actor import Actor
 from actors.users.handlers import actor as users_actor
 
 ACTORS: list[Actor[Any]] = [users_actor, loans_actor]

@@ -17,9 +17,9 @@ import jwt
 import msgspec
 
 from actors.contracts.errors import Unauthenticated
+from actors.contracts.roles import ROLES
 
 ALGORITHM = "EdDSA"
-ROLES = ("customer", "agent", "admin")
 _CACHE_SIZE = 10_000  # tokens remembered per process (the least recently used go first)
 _REFETCH_AT_MOST_EVERY = 5.0  # seconds: a flood of forged kids must not become a flood of fetches
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
@@ -22,8 +23,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_user: str | None = None  # each component its own user (deploy/nats-server.conf)
     nats_password: str | None = None
     database_url: str | None = None
-    users_database_url: str | None = None
-    loans_database_url: str | None = None
+    # One actor's schema on a server of its own: LOANS_<ACTOR>_DATABASE_URL (e.g. LOANS_LOANS_DATABASE_URL).
+    actor_database_urls: dict[str, str] = {}
     data_dir: str = ".loans"
     migrations_dir: str = str(REPO_ROOT / "db")
     # Postgres roles are cluster-wide: the prefix keeps deployments (and test runs) apart.
@@ -73,8 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def database_url_for(self, actor: str) -> str:
         """The server an actor's schema lives on: its own URL if set, else the shared one."""
-        own = self.users_database_url if actor == "users" else self.loans_database_url
-        url = own or self.database_url
+        url = self.actor_database_urls.get(actor) or self.database_url
         if url is None:
             raise ConfigError(f"{PREFIX}DATABASE_URL is not set (nor {PREFIX}{actor.upper()}_DATABASE_URL)")
         return url
@@ -97,18 +97,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.nats_url
 
 
-_FIELDS = set(Settings.__struct_fields__)
+_FIELDS = set(Settings.__struct_fields__) - {"actor_database_urls"}
+# LOANS_TEST_DATABASE_URL is the test suite's server, not an actor's
+_ACTOR_DATABASE_URL = re.compile(rf"^{PREFIX}(?!TEST_)([A-Z][A-Z0-9]*)_DATABASE_URL$")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read `LOANS_*` variables; a bad value raises ConfigError naming the variable."""
     env = os.environ if environ is None else environ
     raw: dict[str, object] = {}
+    own_urls: dict[str, str] = {}
     for key, value in env.items():
-        if key.startswith(PREFIX):
+        if (own := _ACTOR_DATABASE_URL.match(key)) and value != "":
+            own_urls[own.group(1).lower()] = value
+        elif key.startswith(PREFIX):
             name = key[len(PREFIX) :].lower()
             if name in _FIELDS and value != "":
                 raw[name] = value
+    if own_urls:
+        raw["actor_database_urls"] = own_urls
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return msgspec.convert(raw, Settings, strict=False)
@@ -127,8 +134,8 @@ def _name_variable(message: str) -> str:
 
 def to_environ(settings: Settings) -> dict[str, str]:
     """The variables that give a child process these same settings."""
-    return {
-        f"{PREFIX}{name.upper()}": str(value)
-        for name, value in msgspec.structs.asdict(settings).items()
-        if value is not None
-    }
+    fields = msgspec.structs.asdict(settings)
+    own_urls: dict[str, str] = fields.pop("actor_database_urls")
+    environ = {f"{PREFIX}{name.upper()}": str(value) for name, value in fields.items() if value is not None}
+    environ.update({f"{PREFIX}{actor.upper()}_DATABASE_URL": url for actor, url in own_urls.items()})
+    return environ

@@ -9,12 +9,12 @@ from uuid import UUID
 import msgspec
 
 from actors.contracts.base import Message, Page, PageSize
+from actors.contracts.roles import Role
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 # Characters here; the 8..72 *bytes* bcrypt allows is checked by the handler.
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Role = Literal["customer", "agent", "admin"]
 Status = Literal["active", "pending", "rejected"]
 SearchText = Annotated[str, msgspec.Meta(max_length=100)]
 

@@ -12,16 +12,17 @@ import asyncpg
 import msgspec
 
 from actors.contracts import loans as m
+from actors.contracts.envelope import Envelope, data_as
 from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound
+from actors.contracts.roles import ANY_USER, STAFF
 from actors.contracts.users import UserChanged
 from actors.loans import money, parties, records
 from actors.loans import queries as q
 from actors.runtime import idempotency
+from actors.runtime.actor import Actor, Context
 from actors.runtime.db import Conn
-from actors.runtime.events import Envelope, data_as
 from actors.runtime.events import outbox_row as emitting
 from actors.runtime.paging import fetch_page
-from actors.runtime.serving import Actor, Context
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,6 @@ class LoansState:
 
 actor: Actor[LoansState] = Actor("loans", description="Loans: requests, decisions, history and schedules")
 Ctx = Context[LoansState]
-STAFF = frozenset({"admin", "agent"})
-ANYONE_SIGNED_IN = frozenset({"admin", "agent", "customer"})
 _decode_fields = msgspec.json.Decoder(dict[str, m.FieldChange]).decode
 
 
@@ -197,7 +196,7 @@ async def list_my_loans(req: m.ListMyLoans, ctx: Ctx) -> m.LoanPage:
     return await _loan_page(ctx, query, *args, page=req.page, page_size=req.page_size)
 
 
-@actor.handle("loans.get", m.LoanId, roles=ANYONE_SIGNED_IN)
+@actor.handle("loans.get", m.LoanId, roles=ANY_USER)
 async def get_loan(req: m.LoanId, ctx: Ctx) -> m.Loan:
     """One loan: staff see any, a customer only their own."""
     return await _readable_loan(ctx, req.loan_id)
@@ -225,7 +224,7 @@ async def loan_history(req: m.LoanHistory, ctx: Ctx) -> m.HistoryPage:
     )
 
 
-@actor.handle("loans.schedule", m.LoanId, roles=ANYONE_SIGNED_IN)
+@actor.handle("loans.schedule", m.LoanId, roles=ANY_USER)
 async def loan_schedule(req: m.LoanId, ctx: Ctx) -> m.Schedule:
     """The amortization schedule; due dates appear once the loan is approved."""
     loan = await _readable_loan(ctx, req.loan_id)

@@ -19,9 +19,10 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from actors.contracts.errors import Forbidden, Unavailable
+from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER
 from actors.contracts.users import UserChanged, UserRecord
+from actors.runtime.actor import Context
 from actors.runtime.db import Conn
-from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER, Context
 from otel.propagation import inject
 
 _decode_user = msgspec.json.Decoder(UserRecord).decode

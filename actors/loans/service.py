@@ -8,10 +8,10 @@ from nats.errors import Error as NatsError
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.loans.handlers import LoansState, actor
-from actors.runtime.serving import Actor
+from actors.runtime.actor import Deployable
 
 
-async def build(settings: Settings, nc: Client) -> tuple[Actor[LoansState], LoansState, TokenVerifier]:
+async def build(settings: Settings, nc: Client) -> tuple[LoansState, TokenVerifier]:
     async def users_jwks() -> bytes:
         reply = await nc.request("users.jwks", b"", timeout=2.0)
         return reply.data
@@ -21,4 +21,7 @@ async def build(settings: Settings, nc: Client) -> tuple[Actor[LoansState], Loan
         verifier.load(await users_jwks())
     except (TimeoutError, NatsError):
         pass  # users not up yet: the verifier fetches the keys on the first token it sees
-    return actor, LoansState(), verifier
+    return LoansState(), verifier
+
+
+DEPLOYABLE = Deployable(actor=actor, build=build)

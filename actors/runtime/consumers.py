@@ -39,8 +39,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import Span
 
 from actors.contracts.config import Settings
+from actors.contracts.envelope import Envelope, decode_envelope
+from actors.contracts.headers import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER
 from actors.runtime.db import DB_DOWN, Conn
-from actors.runtime.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
 from otel import spans
 from otel.setup import enabled as tracing
 

@@ -9,7 +9,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from actors.contracts.config import Settings
-from actors.runtime.events import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER, Envelope, decode_envelope
+from actors.contracts.envelope import Envelope, decode_envelope
+from actors.contracts.headers import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER
 
 
 @dataclass(frozen=True)

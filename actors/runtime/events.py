@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 from nats.js import JetStreamContext
@@ -20,6 +20,7 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, BadRequestError
 
 from actors.contracts.config import ConfigError, Settings
+from actors.contracts.envelope import Envelope
 from actors.runtime.db import Conn
 from otel import spans
 from otel.setup import enabled as tracing
@@ -27,24 +28,9 @@ from otel.setup import enabled as tracing
 DUPLICATE_WINDOW = 120.0  # seconds within which a re-published event id is dropped
 # JetStream's refusals of a replica count: a single server (10074) or too few servers (10023).
 _REPLICAS_REFUSED = frozenset({10074, 10023})
-REASON_HEADER = "Loans-Dead-Letter-Reason"
-CONSUMER_HEADER = "Loans-Dead-Letter-Consumer"
-SUBJECT_HEADER = "Loans-Dead-Letter-Subject"
-
-
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
-    """Every event: what happened (`type`), to which aggregate, at which version of it."""
-
-    id: uuid.UUID
-    type: str  # e.g. "users.agent.approved"; the subject is "<prefix>.<type>"
-    occurred_at: datetime
-    aggregate_id: uuid.UUID
-    version: int
-    data: msgspec.Raw
 
 
 _encoder = msgspec.json.Encoder()
-decode_envelope = msgspec.json.Decoder(Envelope).decode
 
 
 def subject_for(settings: Settings, event_type: str) -> str:
@@ -148,7 +134,3 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
                 f"LOANS_EVENTS_REPLICAS={n}: JetStream refused {n} copies of {config.name} "
                 f"({exc.description}); it can be at most the number of NATS servers (1 for one)"
             ) from None
-
-
-def data_as(envelope: Envelope, data_type: type[Any]) -> Any:
-    return msgspec.json.decode(envelope.data, type=data_type)

@@ -22,10 +22,10 @@ from typing import Any
 import msgspec
 
 from actors.contracts.errors import ActorError, BadRequest, Conflict, Replay
+from actors.contracts.headers import KEY_HEADER
+from actors.runtime.actor import Context
 from actors.runtime.db import Conn
-from actors.runtime.serving import Context
 
-KEY_HEADER = "Idempotency-Key"
 TTL = "24 hours"  # long enough for any client's retries, short enough to keep the table small
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # 1..128 printable characters (api.md)
 _ANONYMOUS = uuid.UUID(int=0)

@@ -17,7 +17,6 @@ from actors.contracts.config import Settings
 
 log = logging.getLogger("actors.runtime.migrate")
 
-ACTORS = ("users", "loans")
 _LOCK_KEY = 0x4C4F414E  # "LOAN": one lock per database, so concurrent `loans migrate` runs queue up
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -32,10 +31,16 @@ def migration_files(directory: Path) -> list[tuple[int, Path]]:
     return files
 
 
-async def migrate(settings: Settings, actors: tuple[str, ...] = ACTORS) -> list[str]:
-    """Bring every actor's schema up to date; returns the files applied."""
+def schemas(settings: Settings) -> list[str]:
+    """Every schema with a folder of migrations (db/<schema>/): one per actor."""
+    root = Path(settings.migrations_dir)
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and migration_files(d))
+
+
+async def migrate(settings: Settings, actors: list[str] | None = None) -> list[str]:
+    """Bring every actor's schema (or those named) up to date; returns the files applied."""
     applied: list[str] = []
-    for actor in actors:
+    for actor in schemas(settings) if actors is None else actors:
         con = await asyncpg.connect(settings.database_url_for(actor))
         try:
             await con.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)

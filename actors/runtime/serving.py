@@ -14,7 +14,6 @@ import asyncio
 import logging
 import re
 import time
-import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -26,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.trace import Span
 
-from actors.bus.tokens import Caller, TokenVerifier
+from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.contracts.errors import (
     ActorError,
@@ -34,10 +33,10 @@ from actors.contracts.errors import (
     DeadlineExceeded,
     Forbidden,
     Replay,
-    Unauthenticated,
     Unavailable,
 )
-from actors.runtime.consumers import BatchHandler, EventHandler, EventSubscription
+from actors.contracts.headers import AUTHORIZATION_HEADER, DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.runtime.actor import Actor, Context, Route
 from actors.runtime.db import DB_DOWN
 from actors.runtime.micro import EndpointCounters, MicroService
 from otel import spans
@@ -46,126 +45,8 @@ from otel.setup import enabled as tracing
 log = logging.getLogger("actors.runtime.serving")
 
 S = TypeVar("S")
-ERROR_CODE_HEADER = "Nats-Service-Error-Code"
-ERROR_HEADER = "Nats-Service-Error"
-DEADLINE_HEADER = "Loans-Deadline"
-ROLES_ANY_USER = frozenset({"customer", "agent", "admin"})
 
 _encoder = msgspec.json.Encoder()
-
-
-@dataclass(slots=True)
-class Context(Generic[S]):
-    """What a handler may use besides its request: the actor's resources and the caller."""
-
-    state: S
-    pool: asyncpg.Pool
-    nc: Client
-    settings: Settings
-    subject: str
-    headers: Mapping[str, str]
-    caller: Caller | None
-
-    @property
-    def user(self) -> Caller:
-        """The authenticated caller (subjects with roles always have one)."""
-        if self.caller is None:
-            raise Unauthenticated("a bearer token is required")
-        return self.caller
-
-
-Handler = Callable[[Any, Context[S]], Awaitable[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Route(Generic[S]):
-    subject: str
-    request_type: type[Any]
-    reply_type: Any
-    handler: Handler[S]
-    roles: frozenset[str] | None
-    decoder: msgspec.json.Decoder[Any]
-    summary: str
-
-
-class Actor(Generic[S]):
-    """A named set of subjects and the handlers that answer them."""
-
-    def __init__(self, name: str, *, version: str = "0.1.0", description: str = "") -> None:
-        self.name = name
-        self.version = version
-        self.description = description
-        self.routes: dict[str, Route[S]] = {}
-        self.subscriptions: list[EventSubscription[S]] = []
-        self.publishes: dict[str, type[Any]] = {}  # event type → its data Struct
-        # Runs after the token is verified and before the role check: a token whose account is
-        # gone is 401 on every subject, not 403 on some.
-        self.account_check: Callable[[Caller, asyncpg.Pool], Awaitable[None]] | None = None
-
-    def publishes_event(self, event_type: str, data_type: type[Any]) -> None:
-        """Declare an event this actor emits (subjects.md is checked against these)."""
-        if not event_type.startswith(f"{self.name}."):
-            raise ValueError(f"{event_type!r} is outside the {self.name}.* events")
-        self.publishes[event_type] = data_type
-
-    def on_event(self, durable: str, pattern: str) -> Callable[[EventHandler[S]], EventHandler[S]]:
-        """Register a durable consumer of the events matching `pattern` (e.g. "users.>")."""
-
-        def register(fn: EventHandler[S]) -> EventHandler[S]:
-            self.subscriptions.append(EventSubscription(durable=durable, pattern=pattern, handler=fn))
-            return fn
-
-        return register
-
-    def on_events(self, durable: str, pattern: str) -> Callable[[BatchHandler[S]], BatchHandler[S]]:
-        """Register a durable consumer like `on_event`, whose handler takes every fresh event of a
-        fetched batch, in order, in one call (one event if the batch is being retried one by one)."""
-
-        def register(fn: BatchHandler[S]) -> BatchHandler[S]:
-            self.subscriptions.append(EventSubscription(durable=durable, pattern=pattern, batch_handler=fn))
-            return fn
-
-        return register
-
-    def handle(
-        self,
-        subject: str,
-        request_type: type[Any],
-        *,
-        roles: frozenset[str] | set[str] | None = None,
-    ) -> Callable[[Handler[S]], Handler[S]]:
-        """Register a handler; `roles=None` means anyone may call, else a token with one of them."""
-        if not subject.startswith(f"{self.name}."):
-            raise ValueError(f"{subject!r} is outside the {self.name}.* subjects")
-        if subject in self.routes:
-            raise ValueError(f"{subject!r} is registered twice")
-
-        def register(fn: Handler[S]) -> Handler[S]:
-            self.routes[subject] = Route(
-                subject=subject,
-                request_type=request_type,
-                reply_type=typing.get_type_hints(fn).get("return"),
-                handler=fn,
-                roles=frozenset(roles) if roles is not None else None,
-                decoder=msgspec.json.Decoder(request_type),
-                summary=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
-            )
-            return fn
-
-        return register
-
-    async def serve(
-        self,
-        *,
-        nc: Client,
-        pool: asyncpg.Pool,
-        state: S,
-        settings: Settings,
-        verifier: TokenVerifier,
-    ) -> ServingActor[S]:
-        serving = ServingActor(self, nc, pool, state, settings, verifier)
-        await serving.start()
-        return serving
 
 
 @dataclass
@@ -270,7 +151,7 @@ class ServingActor(Generic[S]):
     ) -> bytes:
         caller = None
         if route.roles is not None:
-            caller = await self.verifier.verify_header(headers.get("Authorization"))
+            caller = await self.verifier.verify_header(headers.get(AUTHORIZATION_HEADER))
             if span is not None:
                 span.set_attribute("loans.caller.role", caller.role)
             if self.actor.account_check is not None:
@@ -364,3 +245,18 @@ async def _respond_error(nc: Client, msg: Msg, exc: ActorError) -> None:
     # header values must stay on one line
     description = exc.message.replace("\r", " ").replace("\n", " ")
     await reply_to(nc, msg, error_body(exc), {ERROR_CODE_HEADER: str(exc.status), ERROR_HEADER: description})
+
+
+async def serve(
+    actor: Actor[S],
+    *,
+    nc: Client,
+    pool: asyncpg.Pool,
+    state: S,
+    settings: Settings,
+    verifier: TokenVerifier,
+) -> ServingActor[S]:
+    """Subscribe `actor`'s subjects in its queue group and start answering them."""
+    serving = ServingActor(actor, nc, pool, state, settings, verifier)
+    await serving.start()
+    return serving

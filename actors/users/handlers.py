@@ -13,13 +13,15 @@ from actors.bus.tokens import Caller
 from actors.contracts import users as m
 from actors.contracts.base import Empty
 from actors.contracts.config import Settings
+from actors.contracts.envelope import Envelope, data_as
 from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from actors.contracts.loans import LoanChanged
+from actors.contracts.roles import ANY_USER
 from actors.runtime import idempotency
+from actors.runtime.actor import Actor, Context
 from actors.runtime.db import Conn
-from actors.runtime.events import Envelope, data_as, emit
+from actors.runtime.events import emit
 from actors.runtime.paging import fetch_page
-from actors.runtime.serving import ROLES_ANY_USER, Actor, Context
 from actors.users import queries as q
 from actors.users.passwords import Passwords, check_length
 from actors.users.signing import SigningKey
@@ -165,7 +167,7 @@ async def login(req: m.Login, ctx: Ctx) -> m.LoginReply:
     return m.LoginReply(access_token=token, expires_in=ctx.state.token_ttl, user=user)
 
 
-@actor.handle("users.profile", Empty, roles=ROLES_ANY_USER)
+@actor.handle("users.profile", Empty, roles=ANY_USER)
 async def profile(req: Empty, ctx: Ctx) -> m.Profile:
     """The caller's own user, with the newest activity on their loans."""
     user = await signed_in_user(ctx)
@@ -247,7 +249,7 @@ async def delete_agent(req: m.DeleteAgent, ctx: Ctx) -> m.User:
     raise NotFound("no such user")  # unreachable in practice: a live agent would have been deleted
 
 
-@actor.handle("users.get", m.GetUser, roles=ROLES_ANY_USER)
+@actor.handle("users.get", m.GetUser, roles=ANY_USER)
 async def get_user(req: m.GetUser, ctx: Ctx) -> m.UserRecord:
     """One user by id, for other actors: admins and agents see anyone, others only themselves."""
     if ctx.user.role == "customer" and req.user_id != ctx.user.id:

@@ -8,7 +8,7 @@ from nats.aio.client import Client
 
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
-from actors.runtime.serving import Actor
+from actors.runtime.actor import Deployable
 from actors.users.handlers import UsersState, actor
 from actors.users.passwords import Passwords
 from actors.users.signing import load_or_create
@@ -20,7 +20,7 @@ def key_path(settings: Settings) -> Path:
     return settings.data_path / "jwt" / "ed25519.pem"
 
 
-async def build(settings: Settings, nc: Client) -> tuple[Actor[UsersState], UsersState, TokenVerifier]:
+async def build(settings: Settings, nc: Client) -> tuple[UsersState, TokenVerifier]:
     key = load_or_create(key_path(settings))
     state = UsersState(
         signing_key=key,
@@ -33,4 +33,12 @@ async def build(settings: Settings, nc: Client) -> tuple[Actor[UsersState], User
 
     verifier = TokenVerifier(own_keys)
     verifier.load(key.jwks)
-    return actor, state, verifier
+    return state, verifier
+
+
+def make_signing_key(settings: Settings) -> None:
+    """Once per deployment, before several workers race to make the key."""
+    load_or_create(key_path(settings))
+
+
+DEPLOYABLE = Deployable(actor=actor, build=build, prepare=make_signing_key)

@@ -16,7 +16,8 @@ from actors.bus.tokens import TokenVerifier
 from actors.contracts.base import Message
 from actors.contracts.config import Settings
 from actors.contracts.errors import Conflict
-from actors.runtime.serving import Actor, Context, ServingActor
+from actors.runtime.actor import Actor, Context
+from actors.runtime.serving import ServingActor, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +72,8 @@ async def _no_keys() -> bytes:
 @pytest.fixture
 async def served(settings: Settings, nc: Client) -> AsyncIterator[tuple[ServingActor[Probe], str]]:
     actor, name = make_actor()
-    serving = await actor.serve(
+    serving = await serve(
+        actor,
         nc=nc,
         pool=None,
         state=Probe(),
@@ -183,7 +185,8 @@ async def test_drain_lets_in_flight_requests_finish_and_takes_no_new_ones(
     settings: Settings, nc: Client
 ) -> None:
     actor, name = make_actor()
-    serving = await actor.serve(
+    serving = await serve(
+        actor,
         nc=nc,
         pool=None,
         state=Probe(),

@@ -27,10 +27,11 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from actors.contracts.config import Settings, load_settings
-from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.migrate import migrate
 from actors.users.service import key_path
 from actors.users.signing import load_or_create
 from ops.embedded import FAST_SETTINGS, EmbeddedNats, EmbeddedPostgres, free_port
+from ops.registry import ACTORS
 from tests.chaos.cluster import PASSWORDS as CLUSTER_PASSWORDS
 from tests.chaos.cluster import NatsCluster
 from tests.conftest import _create_database, _drop_database, _with_database

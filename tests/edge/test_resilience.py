@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from actors.contracts.config import Settings
 from actors.contracts.errors import ActorError, DeadlineExceeded, Unavailable
-from actors.runtime.serving import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
 from edge.app import create_app
 from edge.breaker import Breakers, State
 from edge.context import Edge

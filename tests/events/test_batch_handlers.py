@@ -17,9 +17,9 @@ from opentelemetry.trace import SpanKind
 
 import otel.setup
 from actors.contracts.config import Settings
+from actors.contracts.envelope import Envelope
 from actors.runtime.consumers import BatchHandler, Consumer, EventSubscription
 from actors.runtime.dead_letters import dead_letters
-from actors.runtime.events import Envelope
 from actors.runtime.serving import ServingActor
 from otel import spans
 from tests.events.test_batches import _publish, _run_until_settled, _settled

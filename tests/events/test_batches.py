@@ -19,9 +19,10 @@ from opentelemetry.trace import Span, SpanKind
 
 import otel.setup
 from actors.contracts.config import Settings
+from actors.contracts.envelope import Envelope
 from actors.runtime.consumers import Consumer, EventSubscription
 from actors.runtime.dead_letters import dead_letters
-from actors.runtime.events import Envelope, subject_for
+from actors.runtime.events import subject_for
 from actors.runtime.serving import ServingActor
 from otel import spans
 from otel.propagation import inject

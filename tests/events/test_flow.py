@@ -19,9 +19,10 @@ import pytest
 from nats.aio.client import Client
 
 from actors.contracts.config import Settings
+from actors.contracts.envelope import Envelope
 from actors.runtime.consumers import Consumer, EventSubscription
 from actors.runtime.dead_letters import dead_letters, replay
-from actors.runtime.events import Envelope, subject_for
+from actors.runtime.events import subject_for
 from actors.runtime.serving import ServingActor
 from tests.conftest import role_dsn
 from tests.people import Cast, signup

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from actors.contracts.envelope import Envelope
 from actors.contracts.loans import LoanChanged, Status
-from actors.runtime.events import Envelope
 from actors.runtime.serving import ServingActor
 from actors.users import queries as q
 from actors.users.handlers import record_loan_activity

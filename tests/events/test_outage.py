@@ -22,12 +22,14 @@ from actors.bus.tokens import Caller
 from actors.contracts import loans as lm
 from actors.contracts.config import Settings, load_settings
 from actors.loans import handlers as loans_handlers
+from actors.runtime.actor import Context
 from actors.runtime.events import ensure_streams
-from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.migrate import migrate
 from actors.runtime.outbox import OutboxRelay
-from actors.runtime.serving import Context, ServingActor
+from actors.runtime.serving import ServingActor
 from actors.runtime.worker import start_actor
 from ops.embedded import EmbeddedNats
+from ops.registry import ACTORS, deployable
 from tests.conftest import _create_database, _drop_database, _with_database, role_dsn
 
 pytestmark = pytest.mark.anyio
@@ -61,8 +63,8 @@ async def isolated(server_urls: tuple[str, str], tmp: Path, *, workers: bool) ->
         await migrate(settings)
         async with AsyncExitStack() as stack:
             if workers:
-                await start_actor("users", settings, stack)
-                system.loans = await start_actor("loans", settings, stack)
+                await start_actor(deployable("users"), settings, stack)
+                system.loans = await start_actor(deployable("loans"), settings, stack)
             yield system
     finally:
         system.nats.stop()  # the one running now: a test may have restarted it

@@ -18,7 +18,8 @@ import pytest
 
 from actors.contracts.config import Settings, load_settings
 from actors.loans import queries as q
-from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.migrate import migrate
+from ops.registry import ACTORS
 from tests.conftest import _create_database, _drop_database, _with_database, role_dsn
 
 pytestmark = pytest.mark.anyio

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from actors.contracts.envelope import Envelope
 from actors.contracts.users import Role, Status, UserChanged
 from actors.loans.handlers import track_parties
-from actors.runtime.events import Envelope
 from actors.runtime.serving import ServingActor
 from tests.batches import apply_as_one_batch, envelope
 

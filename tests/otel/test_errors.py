@@ -14,7 +14,8 @@ from actors.bus.tokens import TokenVerifier
 from actors.contracts.base import Message
 from actors.contracts.config import Settings
 from actors.contracts.errors import Conflict
-from actors.runtime.serving import Actor, Context, ServingActor
+from actors.runtime.actor import Actor, Context
+from actors.runtime.serving import ServingActor, serve
 from tests.otel.trees import one, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +42,8 @@ async def failing(settings: Settings, nc: Client) -> AsyncIterator[str]:
     async def taken(req: Ping, ctx: Context[None]) -> Ping:
         raise Conflict("already there", code="already_there")
 
-    serving: ServingActor[None] = await actor.serve(
+    serving: ServingActor[None] = await serve(
+        actor,
         nc=nc,
         pool=None,
         state=None,

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
+from actors.contracts.headers import ERROR_CODE_HEADER
 from actors.loans.handlers import actor as loans_actor
-from actors.runtime.serving import ERROR_CODE_HEADER, ServingActor
+from actors.runtime.serving import ServingActor
 from actors.users.handlers import actor as users_actor
 from tests.people import Cast
 

@@ -19,9 +19,10 @@ import pytest
 from nats.aio.client import Client
 
 from actors.contracts.config import Settings, load_settings
-from actors.runtime.migrate import ACTORS, migrate
+from actors.runtime.migrate import migrate
 from actors.runtime.worker import start_actor
 from ops.embedded import EmbeddedNats, free_port
+from ops.registry import ACTORS, deployable
 from tests.conftest import _create_database, _drop_database, _with_database
 from tests.people import PASSWORD, new_email
 
@@ -139,8 +140,8 @@ async def secured_system(
     try:
         await migrate(base)
         async with AsyncExitStack() as stack:
-            await start_actor("users", as_user("users"), stack)
-            await start_actor("loans", as_user("loans"), stack)
+            await start_actor(deployable("users"), as_user("users"), stack)
+            await start_actor(deployable("loans"), as_user("loans"), stack)
             app = create_app(as_user("edge"))
             transport = httpx.ASGITransport(app=app)
             await stack.enter_async_context(app.lifespan())
