@@ -22,20 +22,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="everything on this machine: NATS, Postgres, workers, edge")
+    up.set_defaults(run=_up)
     for actor in ACTORS:
         up.add_argument(f"--{actor}", type=int, default=1, metavar="N", help=f"{actor} worker processes")
     up.add_argument("--port", type=int, default=None, help="HTTP port of the edge (default 8000)")
 
     worker = sub.add_parser("worker", help="one worker process of an actor")
+    worker.set_defaults(run=_worker)
     worker.add_argument("actor", choices=list(ACTORS))
     worker.add_argument("--concurrency", type=int, default=None, help="requests handled at once")
 
     edge = sub.add_parser("edge", help="the HTTP edge alone")
+    edge.set_defaults(run=_edge)
     edge.add_argument("--port", type=int, default=None)
 
-    sub.add_parser("migrate", help="apply db/ migrations (idempotent)")
+    sub.add_parser("migrate", help="apply db/ migrations (idempotent)").set_defaults(run=_migrate)
 
     admin = sub.add_parser("admin", help="administration")
+    admin.set_defaults(run=_admin)
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_sub.add_parser("create", help="create an admin (the first one, typically)")
     create.add_argument("--email", required=True)
@@ -44,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--password-stdin", action="store_true", required=True, help="read the password")
 
     events = sub.add_parser("events", help="watch and mend the event flow")
+    events.set_defaults(run=_events)
     events_sub = events.add_subparsers(dest="events_command", required=True)
     tail = events_sub.add_parser("tail", help="print events as they flow")
     tail.add_argument("--seconds", type=float, default=None, help="stop after this long")
@@ -52,12 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("id")
 
     request = sub.add_parser("request", help="send one request on NATS and print the reply")
+    request.set_defaults(run=_request)
     request.add_argument("subject")
     request.add_argument("body", nargs="?", default="{}")
     request.add_argument("--token", default=None, help="bearer token to send")
     request.add_argument("--timeout", type=float, default=5.0)
 
     stats = sub.add_parser("stats", help="requests, errors and time per subject and replica ($SRV.STATS)")
+    stats.set_defaults(run=_stats)
     stats.add_argument("--wait", type=float, default=0.5, help="seconds to collect the replicas' replies")
     return p
 
@@ -82,59 +89,73 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings = msgspec.structs.replace(settings, concurrency=args.concurrency)
         if getattr(args, "port", None) is not None:
             settings = msgspec.structs.replace(settings, http_port=args.port)
-        sys.exit(_run(args, settings))
+        sys.exit(args.run(args, settings))
     except ConfigError as exc:
         print(f"loans: configuration: {exc}", file=sys.stderr)
         sys.exit(2)
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "up":
-        from ops.up import run_up
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.up import run_up
 
-        return run_up(settings, {actor: getattr(args, actor) for actor in ACTORS})
-    if args.command == "worker":
-        from ops.worker import run_worker
+    return run_up(settings, {actor: getattr(args, actor) for actor in ACTORS})
 
-        telemetry = setup_tracing(args.actor)
-        try:
-            with asyncio.Runner(loop_factory=_fast_loop()) as runner:
-                runner.run(run_worker(args.actor, settings))
-        finally:
-            telemetry.shutdown()  # exports the spans still buffered
-        return 0
-    if args.command == "edge":
-        from edge.app import serve
 
-        telemetry = setup_tracing("edge")
-        try:
-            serve(settings)
-        finally:
-            telemetry.shutdown()
-        return 0
-    if args.command == "migrate":
-        from actors.runtime.migrate import migrate
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.worker import run_worker
 
-        for name in asyncio.run(migrate(settings)):
-            print(f"applied {name}")
-        return 0
-    if args.command == "admin":
-        return asyncio.run(_create_admin(settings, args))
-    if args.command == "events":
-        from ops.events import run
+    telemetry = setup_tracing(args.actor)
+    try:
+        with asyncio.Runner(loop_factory=_fast_loop()) as runner:
+            runner.run(run_worker(args.actor, settings))
+    finally:
+        telemetry.shutdown()  # exports the spans still buffered
+    return 0
 
-        return asyncio.run(
-            run(settings, args.events_command, getattr(args, "id", None), getattr(args, "seconds", None))
-        )
-    if args.command == "request":
-        from ops.request import send
 
-        return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
-    if args.command == "stats":
-        from ops.stats import show
+def _edge(args: argparse.Namespace, settings: Settings) -> int:
+    from edge.app import serve
 
-        return asyncio.run(show(settings, args.wait))
-    raise AssertionError(args.command)
+    telemetry = setup_tracing("edge")
+    try:
+        serve(settings)
+    finally:
+        telemetry.shutdown()
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from actors.runtime.migrate import migrate
+
+    for name in asyncio.run(migrate(settings)):
+        print(f"applied {name}")
+    return 0
+
+
+def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.admin import create_first_admin
+
+    return asyncio.run(create_first_admin(settings, args))
+
+
+def _events(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.events import run
+
+    return asyncio.run(
+        run(settings, args.events_command, getattr(args, "id", None), getattr(args, "seconds", None))
+    )
+
+
+def _request(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.request import send
+
+    return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.stats import show
+
+    return asyncio.run(show(settings, args.wait))
 
 
 def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -146,33 +167,6 @@ def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
-
-
-async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
-    from actors.contracts.errors import ActorError
-    from actors.contracts.users import CreateAdmin
-    from actors.users.bootstrap import create_admin
-
-    password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        req = msgspec.convert(
-            {
-                "email": args.email,
-                "password": password,
-                "first_name": args.first_name,
-                "last_name": args.last_name,
-            },
-            CreateAdmin,
-        )
-        user = await create_admin(settings, req)
-    except msgspec.ValidationError as exc:
-        print(f"loans: {exc}", file=sys.stderr)
-        return 2
-    except ActorError as exc:
-        print(f"loans: {exc.message}", file=sys.stderr)
-        return 1
-    print(msgspec.json.encode(user).decode())
-    return 0
 
 
 if __name__ == "__main__":
