@@ -18,12 +18,26 @@ import sys
 
 from bench import plan
 from bench.data import Shape
+from bench.outcome import Options
 from bench.profile import PROFILED
-from bench.run import Options
 
 
 def parse(argv: list[str] | None = None) -> Options:
+    """The Options the command line asks for; argparse's error (exit 2) on a bad combination."""
+    p = _parser()
+    return _options(p, p.parse_args(argv))
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    _load_flags(p)
+    _run_flags(p)
+    _variant_flags(p)
+    return p
+
+
+def _load_flags(p: argparse.ArgumentParser) -> None:
+    """How long, how hard, which scenarios, which generator."""
     p.add_argument("--duration", type=float, default=None, help="measured seconds per scenario (10)")
     p.add_argument("--warmup", type=float, default=None, help="warm-up seconds per scenario (2)")
     p.add_argument("--connections", type=int, default=32, help="closed-loop connections (32)")
@@ -37,6 +51,10 @@ def parse(argv: list[str] | None = None) -> Options:
         help=f"comma list of: {', '.join(plan.SCENARIOS)} (all; --quick: all but storm)",
     )
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """The data, --quick, --profile, http-hop's client, the wait for a quiet machine."""
     p.add_argument("--loans", type=int, default=None, help="seeded loans (100000; --quick 20000)")
     p.add_argument("--customers", type=int, default=None, help="seeded customers (5000; --quick 1000)")
     p.add_argument("--quick", action="store_true", help="everything in under 60 s: short runs, fewer rows")
@@ -57,6 +75,10 @@ def parse(argv: list[str] | None = None) -> Options:
         metavar="S",
         help="before each measurement, wait up to S s for other load on the machine to pass (60; --quick 0)",
     )
+
+
+def _variant_flags(p: argparse.ArgumentParser) -> None:
+    """The variants (loan-actors alone), --rounds, --keep."""
     p.add_argument(
         "--scale",
         action=argparse.BooleanOptionalAction,
@@ -81,7 +103,10 @@ def parse(argv: list[str] | None = None) -> Options:
         "the medians (1)",
     )
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, data) for inspection")
-    a = p.parse_args(argv)
+
+
+def _options(p: argparse.ArgumentParser, a: argparse.Namespace) -> Options:
+    """Options from the parsed flags: --quick's defaults where a flag is not given."""
     default = [n for n in plan.SCENARIOS if not (a.quick and plan.SCENARIOS[n].storm)]
     names = tuple(n.strip() for n in (a.scenarios or ",".join(default)).split(",") if n.strip())
     unknown = [n for n in names if n not in plan.SCENARIOS]

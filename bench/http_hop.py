@@ -24,6 +24,7 @@ from actors.contracts.errors import ActorError
 from actors.users.service import key_path
 from actors.users.signing import load_or_create
 from bench.direct_app import ROLE_HEADER, USER_ID_HEADER, _error
+from edge.server import uvicorn_config
 
 PUBLIC = frozenset({"/api/user/login"})
 POOL_SIZE = 100  # connections kept to the service: more than the bench's client connections
@@ -124,17 +125,8 @@ def main() -> None:
     p.add_argument("--client", choices=["aiohttp", "httpx"], default=None)
     args = p.parse_args()
     app = create_app(args.upstream, args.client or default_client())
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="auto",
-        http="auto",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        log_level="warning",
-    )
+    config = uvicorn_config(app, load_settings(), port=args.port)  # the edge's settings
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 from bench import plan, systems, wrk
-from bench.loadgen import Spec
+from bench.load import run_python
+from bench.loadgen import Result, Spec
+from bench.outcome import Options
 
 PROFILES = Path(__file__).resolve().parent / "results" / "profiles"
 RATE = 200  # samples per second
@@ -104,10 +106,8 @@ def _record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def profile(archs: list[systems.Arch], scenario: str, files: plan.Files, opts: object, work: Path) -> str:
-    from bench.run import Options, run_python
-
-    assert isinstance(opts, Options)
+def profile(archs: list[systems.Arch], scenario: str, files: plan.Files, opts: Options, work: Path) -> str:
+    """The report's profile section: one summary per process py-spied, each under the scenario's load."""
     if _py_spy() is None:
         return "py-spy is not installed (`pip install py-spy`): no profile.\n"
     PROFILES.mkdir(parents=True, exist_ok=True)
@@ -119,32 +119,44 @@ def profile(archs: list[systems.Arch], scenario: str, files: plan.Files, opts: o
     }
     sections = []
     for arch in archs:
-        if arch.name not in targets:
-            continue
-        spies = []
-        for role in targets[arch.name]:
-            out = PROFILES / f"{arch.name}-{role}.collapsed"
-            spies.append((role, out, _record(arch.procs[role].pid, seconds + 1, out)))
-        if wrk.available():
-            result = wrk.run(
-                arch.port,
-                files.measured,
-                connections=opts.connections,
-                duration=seconds,
-                reuse=True,
-                work_dir=work,
-            )
-        else:
-            spec = Spec(arch.port, str(files.measured), connections=opts.connections)
-            spec.duration = seconds
-            result = run_python(spec, work)
-        for role, out, spy in spies:
-            try:
-                spy.wait(seconds + 30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-                spy.wait()
-            rps = result.requests / result.elapsed if result.elapsed else 0
-            body = summarize(out) if out.exists() else "(py-spy wrote nothing)\n"
-            sections.append(f"### {arch.name}: {role} ({scenario}, {rps:.0f} req/s under py-spy)\n\n{body}")
+        if arch.name in targets:
+            sections += _profile_arch(arch, targets[arch.name], scenario, files, opts, seconds, work)
     return "\n".join(sections)
+
+
+def _profile_arch(
+    arch: systems.Arch,
+    roles: tuple[str, ...],
+    scenario: str,
+    files: plan.Files,
+    opts: Options,
+    seconds: int,
+    work: Path,
+) -> list[str]:
+    """py-spy on each of `roles` at once while the load runs; a section per role."""
+    spies = []
+    for role in roles:
+        out = PROFILES / f"{arch.name}-{role}.collapsed"
+        spies.append((role, out, _record(arch.procs[role].pid, seconds + 1, out)))
+    result = _load(arch.port, files, opts.connections, seconds, work)
+    rps = result.requests / result.elapsed if result.elapsed else 0
+    sections = []
+    for role, out, spy in spies:
+        try:
+            spy.wait(seconds + 30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+        body = summarize(out) if out.exists() else "(py-spy wrote nothing)\n"
+        sections.append(f"### {arch.name}: {role} ({scenario}, {rps:.0f} req/s under py-spy)\n\n{body}")
+    return sections
+
+
+def _load(port: int, files: plan.Files, connections: int, seconds: int, work: Path) -> Result:
+    if wrk.available():
+        return wrk.run(
+            port, files.measured, connections=connections, duration=seconds, reuse=True, work_dir=work
+        )
+    spec = Spec(port, str(files.measured), connections=connections)
+    spec.duration = seconds
+    return run_python(spec, work)

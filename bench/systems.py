@@ -1,10 +1,10 @@
 """The servers (NATS, Postgres) and the three architectures under test, started side by side.
 
 Process policy, the same for every architecture: each Python server is ONE OS process with the
-product's defaults: HTTP servers on uvicorn with uvloop + httptools and no access log (as `loans
-edge` runs), workers as `loans worker` runs them, asyncpg pools of 2..10 per process that
-talks to Postgres with the reset query off, bcrypt cost 12 on 2 threads, 64 requests at once
-per worker, nothing tuned for the bench.
+product's defaults: HTTP servers on uvicorn with uvloop + httptools and no access log (the
+settings of `loans edge`, edge/server.py, used by every HTTP process), workers as `loans worker`
+runs them, asyncpg pools of 2..10 per process that talks to Postgres with the reset query off,
+bcrypt cost 12 on 2 threads, 64 requests at once per worker, nothing tuned for the bench.
 
 - loan-actors: `loans edge` + `loans worker users` + `loans worker loans` + nats-server (+ Postgres)
 - direct:      bench.direct_app --mode direct (+ Postgres)

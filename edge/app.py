@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +23,7 @@ from edge.errors import exception_to_http_response
 from edge.fastpath import FastPath
 from edge.openapi import openapi_config
 from edge.routes import loans, service, users
+from edge.server import uvicorn_config
 from edge.telemetry import telemetry_middleware
 
 log = logging.getLogger("edge.app")
@@ -102,23 +102,7 @@ async def _drain(nc: Client) -> None:
 
 
 def _uvicorn_config(settings: Settings) -> uvicorn.Config:
-    # "auto" picks uvloop and httptools when they are installed (uvicorn[standard]), else the
-    # pure-Python ones. Access logs are off: one line per request costs more than it tells.
-    # SIGTERM/SIGINT: uvicorn stops accepting, closes idle keep-alive connections, lets requests
-    # in flight finish (for up to drain_timeout, then cancels them), then runs the lifespan's
-    # shutdown, which drains the NATS connection those requests needed.
-    return uvicorn.Config(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        loop="auto",
-        http="auto",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
-        log_config=None,  # uvicorn's records go to the process's JSON handler (otel/logs.py)
-    )
+    return uvicorn_config(create_app(settings), settings)
 
 
 def serve(settings: Settings) -> None:
