@@ -43,6 +43,7 @@ from actors.users import queries as uq
 from actors.users.passwords import Passwords
 from actors.users.service import key_path
 from actors.users.signing import SigningKey, load_or_create
+from edge.server import uvicorn_config
 
 log = logging.getLogger("bench.direct_app")
 USER_ID_HEADER = "x-bench-user-id"
@@ -99,10 +100,10 @@ async def _record(con: Conn, app: App, by: uuid.UUID, change: str, before: m.Loa
     """The history row and the outbox row of a decision, as the loans actor writes them: one
     statement (the actor's, without an answer to store: direct keeps none; nothing relays them)."""
     data = records.event_data(loan, by)
+    statement = q.record_change(keyed=False)
+    history = records.history_row(change, before, loan, by)
     with outbox_row(app.settings, f"loans.loan.{change}", loan.id, loan.version, data) as event:
-        await con.execute(
-            q.record_change(keyed=False), *records.history_args(change, before, loan, by), *event
-        )
+        await con.execute(statement.sql, *statement.args_of(history, event))
 
 
 async def _party(pool: asyncpg.Pool, user_id: uuid.UUID) -> parties.Party | None:
@@ -125,8 +126,8 @@ async def list_mine(request: Request[Any, Any, Any]) -> Response[bytes]:
     except msgspec.ValidationError as exc:
         raise BadRequest(str(exc)) from None
     assert app.loans is not None
-    sql, args = q.customer_loans(who.id, req.status)
-    rows, total = await fetch_page(app.loans, sql, *args, page=req.page, page_size=req.page_size)
+    query, values = q.customer_loans(who.id, req.status)
+    rows, total = await fetch_page(app.loans, query, values, page=req.page, page_size=req.page_size)
     page = m.LoanPage(data=[to_loan(r) for r in rows], count=total, page=req.page, page_size=req.page_size)
     return _page("Your loans", page)
 
@@ -152,8 +153,9 @@ async def create_loan(request: Request[Any, Any, Any]) -> Response[bytes]:
     now = datetime.now(UTC)
     loan = records.new_loan(agent, customer, req.principal, req.months, terms, now)
     data = records.event_data(loan, who.id)
+    statement = q.create_loan(keyed=False)
     with outbox_row(app.settings, "loans.loan.created", loan.id, 1, data, occurred_at=now) as event:
-        await pool.fetchval(q.create_loan(keyed=False), *records.create_args(loan, event))
+        await pool.fetchval(statement.sql, *statement.args_of(records.new_loan_row(loan), event))
     return _data("Loan requested", loan, 201)
 
 
@@ -173,9 +175,9 @@ async def decide_loan(request: Request[Any, Any, Any], loan_id: str) -> Response
     now = datetime.now(UTC)
     start = now.date() if status == "APPROVED" else None
     async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(q.decide_loan, lid, status, start, now)
+        row = await q.decide_loan.fetchrow(con, id=lid, status=status, start_date=start, at=now)
         if row is None:
-            if await con.fetchval(q.loan_status, lid) is None:
+            if await q.loan_status.fetchval(con, id=lid) is None:
                 raise NotFound("no such loan")
             raise Conflict("the loan has already been decided", code="loan_already_decided")
         loan = to_loan(row)
@@ -192,7 +194,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[bytes]:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise BadRequest(str(exc)) from None
     assert app.users is not None
-    row = await app.users.fetchrow(uq.user_for_login, req.email.strip())
+    row = await uq.user_for_login.fetchrow(app.users, email=req.email.strip())
     ok = await app.passwords.check(req.password.encode(), row["password_hash"] if row else None)
     if row is None or not ok:
         raise Unauthenticated("invalid email or password")
@@ -258,18 +260,7 @@ def main() -> None:
     args = p.parse_args()
     settings = load_settings()
     app = create_app(settings, trust_headers=args.mode == "service")
-    # the edge's uvicorn settings (edge/app.py): uvloop + httptools, no access log, one process
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="auto",
-        http="auto",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        log_level="warning",
-    )
+    uvicorn.Server(uvicorn_config(app, settings, port=args.port)).run()  # the edge's settings
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
+from actors.runtime.db import role_dsn
 from actors.runtime.sweeper import sweep_idempotency
-from tests.conftest import role_dsn
-from tests.people import PASSWORD, Cast, new_email
+from tests.support.people import PASSWORD, Cast, new_email
 
 pytestmark = pytest.mark.anyio
 
@@ -196,3 +196,53 @@ async def test_a_repeated_edit_of_a_loan_approved_since_returns_the_first_answer
     assert (fresh.status_code, fresh.json()["error"]["code"]) == (409, "loan_not_editable")
     history = await client.get(f"/api/loan/{loan_id}/history", headers=people.admin.headers)
     assert [h["change"] for h in history.json()["data"]].count("edited") == 1
+
+
+async def test_concurrent_repeats_of_a_signup_make_one_user(client: httpx.AsyncClient) -> None:
+    """Five at once with one key: each but the first finds the email taken by its own first
+    attempt, and answers as that one did, not 409."""
+    body = {
+        "email": new_email(),
+        "password": PASSWORD,
+        "first_name": "I",
+        "last_name": "D",
+        "role": "customer",
+    }
+    headers = key()
+    answers = await asyncio.gather(
+        *(client.post("/api/user/signup", json=body, headers=headers) for _ in range(5))
+    )
+    assert [a.status_code for a in answers] == [201] * 5
+    assert len({a.json()["data"]["user"]["id"] for a in answers}) == 1
+
+
+async def test_a_repeated_admin_creation_returns_the_first_admin(
+    client: httpx.AsyncClient, people: Cast
+) -> None:
+    body = {"email": new_email(), "password": PASSWORD, "first_name": "A", "last_name": "D"}
+    headers = {**people.admin.headers, **key()}
+    first = await client.post("/api/user/create-admin", json=body, headers=headers)
+    again = await client.post("/api/user/create-admin", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["data"] == first.json()["data"]
+
+
+async def test_a_refused_keyed_write_stores_no_answer(
+    client: httpx.AsyncClient, people: Cast, settings: Settings
+) -> None:
+    """The answer is stored with the write or not at all: a refusal leaves the key unused, so the
+    same key with a request that can succeed writes."""
+    headers = {**people.agent.headers, **key()}
+    refused = await client.post(
+        "/api/loan/customer-loan",
+        json={"customer_id": str(uuid.uuid4()), "principal": 20000, "months": 6},
+        headers=headers,
+    )
+    con = await asyncpg.connect(role_dsn(settings, "loans"))
+    try:
+        stored = await con.fetchval(
+            "SELECT count(*) FROM loans.idempotency WHERE key = $1", headers["Idempotency-Key"]
+        )
+    finally:
+        await con.close()
+    assert (refused.status_code, stored) == (400, 0)

@@ -23,6 +23,7 @@ from actors.runtime.actor import Actor, Context
 from actors.runtime.db import Conn
 from actors.runtime.events import outbox_row as emitting
 from actors.runtime.paging import fetch_page
+from actors.runtime.sql import Statement
 
 
 @dataclass(frozen=True)
@@ -52,36 +53,34 @@ def _terms(principal: Decimal, months: int) -> money.Terms:
 
 
 async def _record(
-    con: Conn, ctx: Ctx, change: str, before: m.Loan, after: m.Loan, claim: idempotency.Claim | None
+    con: Conn, ctx: Ctx, change: str, before: m.Loan, after: m.Loan, claim: idempotency.Claim
 ) -> None:
     """The history row, the event and the answer (under the request's key) of a decision or an
     edit: one statement, in the caller's transaction. Raises Replay if the key was answered."""
     by = ctx.user.id
-    history = records.history_args(change, before, after, by)
+    history = records.history_row(change, before, after, by)
     data = records.event_data(after, by)
+    statement = q.record_change(claim.keyed)
     with emitting(ctx.settings, f"loans.loan.{change}", after.id, after.version, data) as event:
-        if claim is None:
-            await con.execute(q.record_change(keyed=False), *history, *event)
-            return
-        stored = await con.fetchval(
-            q.record_change(keyed=True), *history, *event, *idempotency.store_args(claim, after)
-        )
+        stored = await con.fetchval(statement.sql, *statement.args_of(history, event, *claim.rows(after)))
     if not stored:  # a concurrent request with this key committed first: answer as it did
-        await idempotency.replay_if_answered(con, claim)
+        await claim.replay_stored(con)
 
 
 async def _readable_loan(ctx: Ctx, loan_id: uuid.UUID) -> m.Loan:
     """The loan if the caller may see it; to a customer someone else's loan does not exist."""
     if ctx.user.role == "agent":
         await parties.approved_agent(ctx)
-    row = await ctx.pool.fetchrow(q.get_loan, loan_id)
+    row = await q.get_loan.fetchrow(ctx.pool, id=loan_id)
     if row is None or (ctx.user.role == "customer" and row["customer_id"] != ctx.user.id):
         raise NotFound("no such loan")
     return to_loan(row)
 
 
-async def _loan_page(ctx: Ctx, query: str, *args: Any, page: int, page_size: int) -> m.LoanPage:
-    rows, total = await fetch_page(ctx.pool, query, *args, page=page, page_size=page_size)
+async def _loan_page(
+    ctx: Ctx, query: Statement, values: dict[str, Any], page: int, page_size: int
+) -> m.LoanPage:
+    rows, total = await fetch_page(ctx.pool, query, values, page=page, page_size=page_size)
     return m.LoanPage(data=[to_loan(r) for r in rows], count=total, page=page, page_size=page_size)
 
 
@@ -98,16 +97,14 @@ async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
     # occurred_at always was.
     now = datetime.now(UTC)
     loan = records.new_loan(agent, customer, req.principal, req.months, terms, now)
-    claim = idempotency.claim_for(ctx, "loans", req)
+    claim = idempotency.claim(ctx, req)
     data = records.event_data(loan, agent.id)
+    statement = q.create_loan(claim.keyed)
     with emitting(ctx.settings, "loans.loan.created", loan.id, 1, data, occurred_at=now) as event:
-        args = records.create_args(loan, event)
-        if claim is not None:
-            args += idempotency.store_args(claim, loan)
-        written = await ctx.pool.fetchval(q.create_loan(keyed=claim is not None), *args)
+        args = statement.args_of(records.new_loan_row(loan), event, *claim.rows(loan))
+        written = await ctx.pool.fetchval(statement.sql, *args)
     if not written:  # the key was answered before (or concurrently, and that one committed)
-        await idempotency.replay_if_answered(ctx.pool, claim)
-        raise Conflict("this Idempotency-Key is being used by another request; try again")
+        await claim.replay_stored(ctx.pool)
     return loan
 
 
@@ -117,16 +114,13 @@ async def decide_loan(req: m.DecideLoan, ctx: Ctx) -> m.Loan:
     approved = req.status == "APPROVED"
     now = datetime.now(UTC)
     start = now.date() if approved else None
-    async with (
-        idempotency.answered_once(ctx, "loans", req) as claim,
-        ctx.pool.acquire() as con,
-        con.transaction(),
-    ):
-        row = await con.fetchrow(q.decide_loan, req.loan_id, req.status, start, now)
+    claim = idempotency.claim(ctx, req)
+    async with claim.replaying_refusals(ctx.pool), ctx.pool.acquire() as con, con.transaction():
+        row = await q.decide_loan.fetchrow(con, id=req.loan_id, status=req.status, start_date=start, at=now)
         if row is None:
-            if await con.fetchval(q.loan_status, req.loan_id) is None:
+            if await q.loan_status.fetchval(con, id=req.loan_id) is None:
                 raise NotFound("no such loan")
-            # answered_once replays our own earlier attempt's answer if that is what decided it
+            # replaying_refusals replays our own earlier attempt's answer if that is what decided it
             raise Conflict("the loan has already been decided", code="loan_already_decided")
         loan = to_loan(row)
         before = msgspec.structs.replace(loan, status="NEW", start_date=None, end_date=None)
@@ -142,12 +136,9 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
     if req.principal is not None:
         _terms(req.principal, req.months or 1)  # refuse a bad principal before touching anything
     agent = await parties.approved_agent(ctx)
-    async with (
-        idempotency.answered_once(ctx, "loans", req) as claim,
-        ctx.pool.acquire() as con,
-        con.transaction(),
-    ):
-        row = await con.fetchrow(q.loan_for_update, req.loan_id)
+    claim = idempotency.claim(ctx, req)
+    async with claim.replaying_refusals(ctx.pool), ctx.pool.acquire() as con, con.transaction():
+        row = await q.loan_for_update.fetchrow(con, id=req.loan_id)
         if row is None:
             raise NotFound("no such loan")
         before = to_loan(row)
@@ -158,15 +149,15 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
         principal = req.principal if req.principal is not None else before.principal
         months = req.months if req.months is not None else before.months
         terms = _terms(principal, months)
-        row = await con.fetchrow(
-            q.edit_loan,
-            req.loan_id,
-            principal,
-            months,
-            terms.interest,
-            terms.emi,
-            terms.amount,
-            datetime.now(UTC),
+        row = await q.edit_loan.fetchrow(
+            con,
+            id=req.loan_id,
+            principal=principal,
+            months=months,
+            interest=terms.interest,
+            emi=terms.emi,
+            amount=terms.amount,
+            at=datetime.now(UTC),
         )
         loan = to_loan(row)
         await _record(con, ctx, "edited", before, loan, claim)
@@ -178,22 +169,22 @@ async def list_loans(req: m.ListLoans, ctx: Ctx) -> m.LoanPage:
     """Every loan, newest change first, narrowed by status, customer or agent."""
     if ctx.user.role == "agent":
         await parties.approved_agent(ctx)
-    given = tuple(name for name in q.FILTERS if getattr(req, name) is not None)
-    args = [getattr(req, name) for name in given]
-    page_sql, count_sql = q.list_loans(given)
-    rows = await ctx.pool.fetch(page_sql, *args, req.page_size, (req.page - 1) * req.page_size)
+    given = {name: value for name in q.FILTERS if (value := getattr(req, name)) is not None}
+    page_query, count_query = q.list_loans(tuple(given))
+    offset = (req.page - 1) * req.page_size
+    rows = await page_query.fetch(ctx.pool, **given, limit=req.page_size, offset=offset)
     if req.page == 1 and len(rows) < req.page_size:
         total = len(rows)  # the whole list fits on this page: no need to count
     else:
-        total = await ctx.pool.fetchval(count_sql, *args)
+        total = await count_query.fetchval(ctx.pool, **given)
     return m.LoanPage(data=[to_loan(r) for r in rows], count=total, page=req.page, page_size=req.page_size)
 
 
 @actor.handle("loans.list_mine", m.ListMyLoans, roles={"customer"})
 async def list_my_loans(req: m.ListMyLoans, ctx: Ctx) -> m.LoanPage:
     """The calling customer's own loans, newest first."""
-    query, args = q.customer_loans(ctx.user.id, req.status)
-    return await _loan_page(ctx, query, *args, page=req.page, page_size=req.page_size)
+    query, values = q.customer_loans(ctx.user.id, req.status)
+    return await _loan_page(ctx, query, values, page=req.page, page_size=req.page_size)
 
 
 @actor.handle("loans.get", m.LoanId, roles=ANY_USER)
@@ -206,7 +197,9 @@ async def get_loan(req: m.LoanId, ctx: Ctx) -> m.Loan:
 async def loan_history(req: m.LoanHistory, ctx: Ctx) -> m.HistoryPage:
     """Every change of a loan, oldest first: who, when, what changed, the version it made."""
     await _readable_loan(ctx, req.loan_id)
-    rows, total = await fetch_page(ctx.pool, q.history, req.loan_id, page=req.page, page_size=req.page_size)
+    rows, total = await fetch_page(
+        ctx.pool, q.history, {"loan_id": req.loan_id}, page=req.page, page_size=req.page_size
+    )
     return m.HistoryPage(
         data=[
             m.HistoryRow(

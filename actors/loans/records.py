@@ -1,8 +1,8 @@
-"""What a loan change writes besides the loan: its history row and its event, as statement
-arguments; and a new loan, built whole before its row is written.
+"""What a loan change writes besides the loan: its history row and its event data; and a new
+loan, built whole before its row is written.
 
 Pure functions of the loans actor's messages, shared with the bench's direct app (which must
-write exactly what the actor writes). The statements that take these are in queries.py.
+write exactly what the actor writes). The statements that take these rows are in queries.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import msgspec
 from actors.contracts import loans as m
 from actors.loans.money import Terms
 from actors.loans.parties import Party
-from actors.runtime.events import OutboxRow
+from actors.loans.queries import HistoryRow, NewLoanRow
 
 TRACKED = ("principal", "months", "interest", "emi", "amount", "status", "start_date", "end_date")
-_LOAN_ARGS = m.Loan.__struct_fields__.index("amount") + 1  # the Loan fields queries.create_loan takes
 _CENT = Decimal("0.01")
 _encode = msgspec.json.Encoder().encode
 
@@ -91,12 +90,32 @@ def event_data(loan: m.Loan, by: uuid.UUID) -> m.LoanChanged:
     )
 
 
-def history_args(change: str, before: m.Loan, after: m.Loan, by: uuid.UUID) -> tuple[Any, ...]:
-    """queries.record_change's history row ($1-$6)."""
-    return after.id, after.version, change, by, after.modified_at, changes(before, after)
+def history_row(change: str, before: m.Loan, after: m.Loan, by: uuid.UUID) -> HistoryRow:
+    """The history row of a decision or an edit (queries.record_change)."""
+    return HistoryRow(
+        loan_id=after.id,
+        version=after.version,
+        change=change,
+        changed_by=by,
+        changed_at=after.modified_at,
+        fields=changes(before, after),
+    )
 
 
-def create_args(loan: m.Loan, event: OutboxRow) -> tuple[Any, ...]:
-    """queries.create_loan's $1-$17: the loan, its time, its history fields and its event."""
-    fields = msgspec.structs.astuple(loan)[:_LOAN_ARGS]
-    return (*fields, loan.created_at, changes(None, loan), *event)
+def new_loan_row(loan: m.Loan) -> NewLoanRow:
+    """What queries.create_loan writes of a new loan besides its event."""
+    return NewLoanRow(
+        id=loan.id,
+        customer_id=loan.customer_id,
+        customer_email=loan.customer_email,
+        customer_name=loan.customer_name,
+        agent_id=loan.agent_id,
+        agent_email=loan.agent_email,
+        principal=loan.principal,
+        interest=loan.interest,
+        months=loan.months,
+        emi=loan.emi,
+        amount=loan.amount,
+        created_at=loan.created_at,
+        fields=changes(None, loan),
+    )

@@ -22,6 +22,7 @@ from nats.js.errors import APIError, BadRequestError
 from actors.contracts.config import ConfigError, Settings
 from actors.contracts.envelope import Envelope
 from actors.runtime.db import Conn
+from actors.runtime.sql import Statement
 from otel import spans
 from otel.setup import enabled as tracing
 
@@ -38,17 +39,21 @@ def subject_for(settings: Settings, event_type: str) -> str:
 
 
 class OutboxRow(NamedTuple):
-    """An event as the `outbox` table stores it: the arguments of INSERT_OUTBOX, in its order."""
+    """An event as the `outbox` table stores it: the parameters of INSERT_OUTBOX (and of the
+    statements that write an event beside other rows, which take this row type too)."""
 
-    id: uuid.UUID
-    subject: str
-    payload: bytes
-    headers: str  # JSON: the trace context of the span that wrote it, when tracing
+    event_id: uuid.UUID
+    event_subject: str
+    event_payload: bytes
+    event_headers: str  # JSON: the trace context of the span that wrote it, when tracing
 
 
-# The four columns in OutboxRow's order; a statement that writes more than the event (the loans
-# actor's writes) puts the same columns and casts in its own text.
-INSERT_OUTBOX = "INSERT INTO {schema}.outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4::jsonb)"
+# The statement names no schema: it runs on the actor's pool, whose search path is its schema.
+INSERT_OUTBOX = Statement(
+    """INSERT INTO outbox (id, subject, payload, headers)
+       VALUES (:event_id, :event_subject, :event_payload, :event_headers::jsonb)""",
+    OutboxRow,
+)
 
 
 @contextmanager
@@ -87,7 +92,6 @@ def outbox_row(
 
 async def emit(
     con: Conn,
-    schema: str,
     settings: Settings,
     event_type: str,
     aggregate_id: uuid.UUID,
@@ -95,11 +99,11 @@ async def emit(
     data: msgspec.Struct,
     headers: dict[str, str] | None = None,
 ) -> uuid.UUID:
-    """Add an event to the outbox, inside the caller's transaction; the relay is woken at commit
-    (by the outbox's trigger, db/<schema>/0004_outbox_notify.sql)."""
+    """Add an event to the outbox of the connection's actor, inside the caller's transaction; the
+    relay is woken at commit (by the outbox's trigger, db/<schema>/0004_outbox_notify.sql)."""
     with outbox_row(settings, event_type, aggregate_id, version, data, headers=headers) as row:
-        await con.execute(INSERT_OUTBOX.format(schema=schema), *row)
-    return row.id
+        await con.execute(INSERT_OUTBOX.sql, *INSERT_OUTBOX.args_of(row))
+    return row.event_id
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:

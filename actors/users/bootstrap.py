@@ -7,7 +7,7 @@ import asyncpg
 from actors.contracts.config import Settings
 from actors.contracts.users import CreateAdmin, User
 from actors.runtime.db import create_pool
-from actors.users.handlers import clean_names, insert_user
+from actors.users.handlers import actor, clean_names, insert_user
 from actors.users.passwords import Passwords, check_length
 
 
@@ -19,9 +19,9 @@ async def create_admin(settings: Settings, req: CreateAdmin) -> User:
         hashed = await passwords.hash(raw)
     finally:
         passwords.close()
-    pool: asyncpg.Pool = await create_pool(settings, "users")
+    pool: asyncpg.Pool = await create_pool(settings, actor.name)
     try:
-        admin: User = await insert_user(pool, settings, req, hashed, "admin", "active")
-        return admin
+        async with pool.acquire() as con, con.transaction():
+            return await insert_user(con, settings, req, hashed, "admin", "active")
     finally:
         await pool.close()

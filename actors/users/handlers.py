@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from actors.runtime.actor import Actor, Context
 from actors.runtime.db import Conn
 from actors.runtime.events import emit
 from actors.runtime.paging import fetch_page
+from actors.runtime.sql import Statement
 from actors.users import queries as q
 from actors.users.passwords import Passwords, check_length
 from actors.users.signing import SigningKey
@@ -40,7 +40,7 @@ Ctx = Context[UsersState]
 
 async def account_exists(caller: Caller, pool: asyncpg.Pool) -> None:
     """A token outlives a deleted account: from deletion on it is 401 on every users subject."""
-    if not await pool.fetchval(q.account_exists, caller.id):
+    if not await q.account_exists.fetchval(pool, id=caller.id):
         raise Unauthenticated("the account no longer exists")
 
 
@@ -60,8 +60,10 @@ def to_user(row: asyncpg.Record) -> m.User:
     )
 
 
-async def user_page(ctx: Ctx, query: str, *args: Any, page: int, page_size: int) -> m.UserPage:
-    rows, total = await fetch_page(ctx.pool, query, *args, page=page, page_size=page_size)
+async def user_page(
+    ctx: Ctx, query: Statement, values: dict[str, Any], *, page: int, page_size: int
+) -> m.UserPage:
+    rows, total = await fetch_page(ctx.pool, query, values, page=page, page_size=page_size)
     return m.UserPage(data=[to_user(r) for r in rows], count=total, page=page, page_size=page_size)
 
 
@@ -79,53 +81,43 @@ async def emit_user_event(con: Conn, settings: Settings, event_type: str, row: a
         **{f: row[f] for f in m.User.__struct_fields__ if f != "created_at"},
         deleted=event_type == "users.agent.deleted",
     )
-    await emit(con, "users", settings, event_type, row["id"], row["version"], data)
+    await emit(con, settings, event_type, row["id"], row["version"], data)
 
 
 async def insert_user(
-    pool: asyncpg.Pool,
-    settings: Settings,
-    req: m.Signup | m.CreateAdmin,
-    hashed: str,
-    role: str,
-    status: str,
-    reply: Callable[[m.User], Any] = lambda user: user,
-    claim: idempotency.Claim | None = None,
-) -> Any:
-    """Insert a user and its `users.user.registered` event; a taken email is 409. Returns
-    `reply(user)`, stored under the request's Idempotency-Key in the same transaction."""
+    con: Conn, settings: Settings, req: m.Signup | m.CreateAdmin, hashed: str, role: str, status: str
+) -> m.User:
+    """Insert a user and its `users.user.registered` event, in the caller's transaction; a taken
+    email is 409."""
     first, last = clean_names(req.first_name, req.last_name)
-    async with pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(
-            q.insert_user, uuid.uuid4(), req.email.strip(), hashed, first, last, role, status
-        )
-        if row is None:
-            # the same keyed request, still running when this retry began, made the user: replay it
-            await idempotency.replay_if_answered(con, claim)
-            raise Conflict("a user with this email already exists", code="email_taken")
-        await emit_user_event(con, settings, "users.user.registered", row)
-        answer = reply(to_user(row))
-        await idempotency.finish(con, claim, answer)
-    return answer
+    row = await q.insert_user.fetchrow(
+        con,
+        id=uuid.uuid4(),
+        email=req.email.strip(),
+        password_hash=hashed,
+        first_name=first,
+        last_name=last,
+        role=role,
+        status=status,
+    )
+    if row is None:
+        raise Conflict("a user with this email already exists", code="email_taken")
+    await emit_user_event(con, settings, "users.user.registered", row)
+    return to_user(row)
 
 
-async def _create_user(
-    ctx: Ctx,
-    req: m.Signup | m.CreateAdmin,
-    role: str,
-    status: str,
-    reply: Callable[[m.User], Any] = lambda user: user,
-) -> Any:
+async def _password_hash(ctx: Ctx, req: m.Signup | m.CreateAdmin, claim: idempotency.Claim) -> str:
+    """The new user's password hash, spent only on a request that needs one: password and names
+    checked, and a repeat answered under its key replayed, before bcrypt runs."""
     raw = check_length(req.password)
-    clean_names(req.first_name, req.last_name)  # refuse blank names before spending a bcrypt hash
-    claim = await idempotency.begin(ctx, "users", req)
-    hashed = await ctx.state.passwords.hash(raw)
-    return await insert_user(ctx.pool, ctx.settings, req, hashed, role, status, reply, claim)
+    clean_names(req.first_name, req.last_name)
+    await claim.replay_if_answered(ctx.pool)
+    return await ctx.state.passwords.hash(raw)
 
 
 async def signed_in_user(ctx: Ctx) -> m.User:
     """The caller's own row: a deleted user's token stops working, an unapproved agent can't act."""
-    row = await ctx.pool.fetchrow(q.live_user, ctx.user.id)
+    row = await q.live_user.fetchrow(ctx.pool, id=ctx.user.id)
     if row is None:
         raise Unauthenticated("the account no longer exists")
     user = to_user(row)
@@ -140,21 +132,29 @@ async def signed_in_user(ctx: Ctx) -> m.User:
 async def signup(req: m.Signup, ctx: Ctx) -> m.SignupReply:
     """Sign up a customer (active, with a token) or an agent (pending, no token until approved)."""
     status = "active" if req.role == "customer" else "pending"
+    claim = idempotency.claim(ctx, req)
+    hashed = await _password_hash(ctx, req, claim)
+    # Outside the transaction: an email taken by this very request, still running when this
+    # retry began, is answered from its stored answer once that has committed.
+    async with claim.replaying_refusals(ctx.pool), ctx.pool.acquire() as con, con.transaction():
+        user = await insert_user(con, ctx.settings, req, hashed, req.role, status)
+        reply = _signup_reply(ctx, user)
+        await claim.store(con, reply)
+    return reply
 
-    def reply(user: m.User) -> m.SignupReply:
-        if status != "active":
-            return m.SignupReply(user=user, access_token=None, expires_in=None)
-        token = ctx.state.signing_key.issue(user.id, user.role, ctx.state.token_ttl)
-        return m.SignupReply(user=user, access_token=token, expires_in=ctx.state.token_ttl)
 
-    answer: m.SignupReply = await _create_user(ctx, req, req.role, status, reply)
-    return answer
+def _signup_reply(ctx: Ctx, user: m.User) -> m.SignupReply:
+    """A customer gets a token at once; an agent gets none until an admin approves them."""
+    if user.status != "active":
+        return m.SignupReply(user=user, access_token=None, expires_in=None)
+    token = ctx.state.signing_key.issue(user.id, user.role, ctx.state.token_ttl)
+    return m.SignupReply(user=user, access_token=token, expires_in=ctx.state.token_ttl)
 
 
 @actor.handle("users.login", m.Login)
 async def login(req: m.Login, ctx: Ctx) -> m.LoginReply:
     """Exchange email and password for a token; unknown email and wrong password look the same."""
-    row = await ctx.pool.fetchrow(q.user_for_login, req.email.strip())
+    row = await q.user_for_login.fetchrow(ctx.pool, email=req.email.strip())
     ok = await ctx.state.passwords.check(req.password.encode(), row["password_hash"] if row else None)
     if row is None or not ok:
         raise Unauthenticated(BAD_CREDENTIALS)
@@ -171,7 +171,7 @@ async def login(req: m.Login, ctx: Ctx) -> m.LoginReply:
 async def profile(req: Empty, ctx: Ctx) -> m.Profile:
     """The caller's own user, with the newest activity on their loans."""
     user = await signed_in_user(ctx)
-    rows = await ctx.pool.fetch(q.activity, user.id)
+    rows = await q.activity.fetch(ctx.pool, user_id=user.id)
     activity = [m.Activity(**dict(row)) for row in rows]
     return m.Profile(**{f: getattr(user, f) for f in m.User.__struct_fields__}, activity=activity)
 
@@ -180,7 +180,11 @@ async def profile(req: Empty, ctx: Ctx) -> m.Profile:
 async def create_admin(req: m.CreateAdmin, ctx: Ctx) -> m.User:
     """Make another admin (only an admin may)."""
     await signed_in_user(ctx)
-    admin: m.User = await _create_user(ctx, req, "admin", "active")
+    claim = idempotency.claim(ctx, req)
+    hashed = await _password_hash(ctx, req, claim)
+    async with claim.replaying_refusals(ctx.pool), ctx.pool.acquire() as con, con.transaction():
+        admin = await insert_user(con, ctx.settings, req, hashed, "admin", "active")
+        await claim.store(con, admin)
     return admin
 
 
@@ -192,25 +196,27 @@ async def list_customers(req: m.ListCustomers, ctx: Ctx) -> m.UserPage:
     if req.q and req.q.strip():
         escaped = req.q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-    return await user_page(ctx, q.list_customers, pattern, page=req.page, page_size=req.page_size)
+    values = {"pattern": pattern}
+    return await user_page(ctx, q.list_customers, values, page=req.page, page_size=req.page_size)
 
 
 @actor.handle("users.list_users", m.ListUsers, roles={"admin"})
 async def list_users(req: m.ListUsers, ctx: Ctx) -> m.UserPage:
     """Customers and agents, newest first, by role and status."""
     await signed_in_user(ctx)
-    return await user_page(ctx, q.list_users, req.role, req.status, page=req.page, page_size=req.page_size)
+    values = {"role": req.role, "status": req.status}
+    return await user_page(ctx, q.list_users, values, page=req.page, page_size=req.page_size)
 
 
 @actor.handle("users.list_approvals", m.ListApprovals, roles={"admin"})
 async def list_approvals(req: m.ListApprovals, ctx: Ctx) -> m.UserPage:
     """Agents waiting for a decision, oldest first."""
     await signed_in_user(ctx)
-    return await user_page(ctx, q.list_pending_agents, page=req.page, page_size=req.page_size)
+    return await user_page(ctx, q.list_pending_agents, {}, page=req.page, page_size=req.page_size)
 
 
 async def _agent_or_error(ctx: Ctx, user_id: uuid.UUID) -> m.User:
-    row = await ctx.pool.fetchrow(q.live_user, user_id)
+    row = await q.live_user.fetchrow(ctx.pool, id=user_id)
     if row is None:
         raise NotFound("no such user")
     if row["role"] != "agent":
@@ -223,14 +229,16 @@ async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
     """Approve (active) or reject an agent; the decision may be changed later."""
     await signed_in_user(ctx)
     status = "active" if req.is_approved else "rejected"
-    claim = await idempotency.begin(ctx, "users", req)
+    claim = idempotency.claim(ctx, req)
+    await claim.replay_if_answered(ctx.pool)
     async with ctx.pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(q.set_agent_status, req.user_id, status)
+        row = await q.set_agent_status.fetchrow(con, id=req.user_id, status=status)
         if row is not None:
             event = "users.agent.approved" if req.is_approved else "users.agent.rejected"
             await emit_user_event(con, ctx.settings, event, row)
-            await idempotency.finish(con, claim, to_user(row))
-            return to_user(row)
+            user = to_user(row)
+            await claim.store(con, user)
+            return user
     return await _agent_or_error(ctx, req.user_id)  # unchanged, or why not
 
 
@@ -238,13 +246,15 @@ async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
 async def delete_agent(req: m.DeleteAgent, ctx: Ctx) -> m.User:
     """Soft-delete an agent: the record stays, the agent can no longer log in or act."""
     await signed_in_user(ctx)
-    claim = await idempotency.begin(ctx, "users", req)
+    claim = idempotency.claim(ctx, req)
+    await claim.replay_if_answered(ctx.pool)
     async with ctx.pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(q.delete_agent, req.user_id)
+        row = await q.delete_agent.fetchrow(con, id=req.user_id)
         if row is not None:
             await emit_user_event(con, ctx.settings, "users.agent.deleted", row)
-            await idempotency.finish(con, claim, to_user(row))
-            return to_user(row)
+            user = to_user(row)
+            await claim.store(con, user)
+            return user
     await _agent_or_error(ctx, req.user_id)
     raise NotFound("no such user")  # unreachable in practice: a live agent would have been deleted
 
@@ -254,7 +264,7 @@ async def get_user(req: m.GetUser, ctx: Ctx) -> m.UserRecord:
     """One user by id, for other actors: admins and agents see anyone, others only themselves."""
     if ctx.user.role == "customer" and req.user_id != ctx.user.id:
         raise NotFound("no such user")
-    row = await ctx.pool.fetchrow(q.any_user, req.user_id)
+    row = await q.any_user.fetchrow(ctx.pool, id=req.user_id)
     if row is None:
         raise NotFound("no such user")
     fields: dict[str, Any] = {f: row[f] for f in m.User.__struct_fields__}
@@ -275,32 +285,30 @@ for _event_type, _data_type in m.EVENTS.items():
 async def record_loan_activity(events: list[Envelope], con: Conn, state: UsersState) -> None:
     """Loan events become activity on their customer's and agent's profiles; a decision notifies
     the customer. One statement for the whole batch's activity (and one for its notifications)."""
-    activity: list[tuple[Any, ...]] = []
-    notifications: list[tuple[Any, ...]] = []
+    activity: list[q.ActivityRow] = []
+    notifications: list[q.NotificationRow] = []
     for event in events:
         loan = data_as(event, LoanChanged)
         kind = event.type.removeprefix("loans.")
         for user_id in {loan.customer_id, loan.agent_id}:  # one row if the agent is the customer
             activity.append(
-                (
-                    event.id,
-                    user_id,
-                    kind,
-                    loan.loan_id,
-                    loan.status,
-                    event.version,
-                    loan.by,
-                    event.occurred_at,
+                q.ActivityRow(
+                    event_id=event.id,
+                    user_id=user_id,
+                    type=kind,
+                    loan_id=loan.loan_id,
+                    status=loan.status,
+                    version=event.version,
+                    by_user=loan.by,
+                    occurred_at=event.occurred_at,
                 )
             )
         if event.type in ("loans.loan.approved", "loans.loan.rejected"):
-            notifications.append((uuid.uuid4(), loan.customer_id, loan.loan_id, kind.replace(".", "_")))
+            notice = q.NotificationRow(
+                id=uuid.uuid4(), user_id=loan.customer_id, loan_id=loan.loan_id, kind=kind.replace(".", "_")
+            )
+            notifications.append(notice)
     if activity:
-        await con.execute(q.insert_activity, *_columns(activity))
+        await con.execute(q.insert_activity.sql, *q.insert_activity.columns_of(activity))
     if notifications:
-        await con.execute(q.insert_notifications, *_columns(notifications))
-
-
-def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows → one list per column: the arrays an `unnest(...)` insert takes."""
-    return [list(column) for column in zip(*rows, strict=True)]
+        await con.execute(q.insert_notifications.sql, *q.insert_notifications.columns_of(notifications))

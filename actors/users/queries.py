@@ -1,71 +1,109 @@
-"""SQL of the users schema (search_path is `users`)."""
+"""SQL of the users schema (search_path is `users`), with named parameters (actors/runtime/sql.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
+
+from actors.runtime.sql import Statement
 
 USER_COLUMNS = "id, email, first_name, last_name, role, status, created_at, version"
 
-insert_user = f"""
+insert_user = Statement(f"""
 INSERT INTO users (id, email, password_hash, first_name, last_name, role, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+VALUES (:id, :email, :password_hash, :first_name, :last_name, :role, :status)
 ON CONFLICT (lower(email)) DO NOTHING
-RETURNING {USER_COLUMNS}"""
+RETURNING {USER_COLUMNS}""")
 
-user_for_login = f"""
+user_for_login = Statement(f"""
 SELECT {USER_COLUMNS}, password_hash FROM users
-WHERE lower(email) = lower($1) AND deleted_at IS NULL"""
+WHERE lower(email) = lower(:email) AND deleted_at IS NULL""")
 
-live_user = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+live_user = Statement(f"SELECT {USER_COLUMNS} FROM users WHERE id = :id AND deleted_at IS NULL")
 
-account_exists = "SELECT true FROM users WHERE id = $1 AND deleted_at IS NULL"
+account_exists = Statement("SELECT true FROM users WHERE id = :id AND deleted_at IS NULL")
 
-any_user = f"SELECT {USER_COLUMNS}, deleted_at IS NOT NULL AS deleted FROM users WHERE id = $1"
+any_user = Statement(f"SELECT {USER_COLUMNS}, deleted_at IS NOT NULL AS deleted FROM users WHERE id = :id")
 
 # One query per page with its total: count(*) OVER () rides along with each row.
-list_customers = f"""
+list_customers = Statement(f"""
 SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM users
 WHERE role = 'customer' AND status = 'active' AND deleted_at IS NULL
-  AND ($1::text IS NULL
-       OR lower(email) LIKE $1 ESCAPE '\\'
-       OR lower(first_name || ' ' || last_name) LIKE $1 ESCAPE '\\')
+  AND (:pattern::text IS NULL
+       OR lower(email) LIKE :pattern ESCAPE '\\'
+       OR lower(first_name || ' ' || last_name) LIKE :pattern ESCAPE '\\')
 ORDER BY created_at DESC, id DESC
-LIMIT $2 OFFSET $3"""
+LIMIT :limit OFFSET :offset""")
 
-list_users = f"""
+list_users = Statement(f"""
 SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM users
 WHERE role IN ('customer', 'agent') AND deleted_at IS NULL
-  AND ($1::text IS NULL OR role = $1)
-  AND ($2::text IS NULL OR status = $2)
+  AND (:role::text IS NULL OR role = :role)
+  AND (:status::text IS NULL OR status = :status)
 ORDER BY created_at DESC, id DESC
-LIMIT $3 OFFSET $4"""
+LIMIT :limit OFFSET :offset""")
 
-list_pending_agents = f"""
+list_pending_agents = Statement(f"""
 SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM users
 WHERE role = 'agent' AND status = 'pending' AND deleted_at IS NULL
 ORDER BY created_at ASC, id ASC
-LIMIT $1 OFFSET $2"""
+LIMIT :limit OFFSET :offset""")
 
-set_agent_status = f"""
-UPDATE users SET status = $2, version = version + 1, updated_at = now()
-WHERE id = $1 AND role = 'agent' AND deleted_at IS NULL AND status <> $2
-RETURNING {USER_COLUMNS}"""
+set_agent_status = Statement(f"""
+UPDATE users SET status = :status, version = version + 1, updated_at = now()
+WHERE id = :id AND role = 'agent' AND deleted_at IS NULL AND status <> :status
+RETURNING {USER_COLUMNS}""")
 
-delete_agent = f"""
+delete_agent = Statement(f"""
 UPDATE users SET deleted_at = now(), version = version + 1, updated_at = now()
-WHERE id = $1 AND role = 'agent' AND deleted_at IS NULL
-RETURNING {USER_COLUMNS}"""
+WHERE id = :id AND role = 'agent' AND deleted_at IS NULL
+RETURNING {USER_COLUMNS}""")
 
-activity = """
+activity = Statement("""
 SELECT type, loan_id, status, version, by_user AS by, occurred_at FROM activity
-WHERE user_id = $1
+WHERE user_id = :user_id
 ORDER BY occurred_at DESC, event_id
-LIMIT 20"""
+LIMIT 20""")
+
+
+class ActivityRow(NamedTuple):
+    """A loan event as one user's activity: insert_activity takes a batch, one array per field."""
+
+    event_id: UUID
+    user_id: UUID
+    type: str
+    loan_id: UUID
+    status: str
+    version: int
+    by_user: UUID
+    occurred_at: datetime
+
+
+class NotificationRow(NamedTuple):
+    """A decision a customer is told of: insert_notifications takes a batch, one array per field."""
+
+    id: UUID
+    user_id: UUID
+    loan_id: UUID
+    kind: str
+
 
 # One statement for a batch of events: each parameter is a column, unnest() zips them into rows.
-insert_activity = """
+insert_activity = Statement(
+    """
 INSERT INTO activity (event_id, user_id, type, loan_id, status, version, by_user, occurred_at)
 SELECT * FROM unnest(
-    $1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::integer[], $7::uuid[], $8::timestamptz[]
+    :event_id::uuid[], :user_id::uuid[], :type::text[], :loan_id::uuid[], :status::text[],
+    :version::integer[], :by_user::uuid[], :occurred_at::timestamptz[]
 )
-ON CONFLICT DO NOTHING"""
+ON CONFLICT DO NOTHING""",
+    ActivityRow,
+)
 
-insert_notifications = """
+insert_notifications = Statement(
+    """
 INSERT INTO notifications (id, user_id, loan_id, kind)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[])"""
+SELECT * FROM unnest(:id::uuid[], :user_id::uuid[], :loan_id::uuid[], :kind::text[])""",
+    NotificationRow,
+)
