@@ -25,6 +25,7 @@ the last one).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,7 @@ from opentelemetry.trace import Span
 from actors.contracts.config import Settings
 from actors.contracts.envelope import Envelope, decode_envelope
 from actors.contracts.headers import CONSUMER_HEADER, REASON_HEADER, SUBJECT_HEADER
+from actors.runtime.background import BackgroundLoop, Backoff
 from actors.runtime.db import DB_DOWN, Conn
 from otel import spans
 from otel.setup import enabled as tracing
@@ -67,8 +69,8 @@ class EventSubscription(Generic[S]):
             raise TypeError(f"{self.durable}: give exactly one of handler and batch_handler")
 
 
-def _backoff(delivered: int) -> float:
-    return float(min(0.2 * 2 ** (delivered - 1), 10.0))
+REDELIVERY = Backoff(initial=0.2, cap=10.0)  # the delay before a failed event is delivered again
+RESUBSCRIBE = Backoff(initial=0.2, cap=5.0)  # while NATS is away, or the stream or consumer is
 
 
 class Consumer(Generic[S]):
@@ -90,8 +92,10 @@ class Consumer(Generic[S]):
             state,
         )
         self.applied = 0
-        self._task: asyncio.Task[None] | None = None
         self._pull: JetStreamContext.PullSubscription | None = None
+        self._loop = BackgroundLoop(
+            f"consumer-{sub.durable}", self._fetch_and_apply, backoff=RESUBSCRIBE, logger=log
+        )
 
     @property
     def filter(self) -> str:
@@ -110,13 +114,10 @@ class Consumer(Generic[S]):
         )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.sub.durable}")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # bounded: a stop must never hang a worker's shutdown
-            await asyncio.wait([self._task], timeout=5)
+        await self._loop.stop()  # bounded: a stop must never hang a worker's shutdown
         await self._unsubscribe()
 
     async def _unsubscribe(self) -> None:
@@ -128,35 +129,25 @@ class Consumer(Generic[S]):
             except Exception:
                 log.debug("unsubscribe of %s failed", self.sub.durable, exc_info=True)
 
-    async def _run(self) -> None:
-        pause = 0.2
-        while True:
-            try:
+    async def _fetch_and_apply(self) -> None:
+        """One turn of the loop: subscribe (again, after a failure), fetch a batch, apply it."""
+        try:
+            if self._pull is None:
                 # nats-py copies the subject into the consumer's filter_subject
-                pull = self._pull = await self.js.pull_subscribe(
+                self._pull = await self.js.pull_subscribe(
                     self.filter,
                     durable=self.sub.durable,
                     stream=self.settings.events_stream,
                     config=self.config(),
                 )
-                while True:
-                    try:
-                        messages = await pull.fetch(batch=50, timeout=1.0)
-                    except TimeoutError:  # nothing new (nats-py raises the builtin one here)
-                        # ...or our own cancel, which nats-py's fetch can turn into a timeout
-                        task = asyncio.current_task()
-                        if task is not None and task.cancelling():
-                            raise asyncio.CancelledError from None
-                        continue
-                    await self.handle(messages)
-                    pause = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer %s: %r; retrying in %.1f s", self.sub.durable, exc, pause)
-                await self._unsubscribe()
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
+            try:
+                messages = await self._pull.fetch(batch=50, timeout=1.0)
+            except TimeoutError:  # nothing new (nats-py raises the builtin one here)...
+                return  # ...or our own cancel, which its fetch can turn into a timeout: the loop sees that
+            await self.handle(messages)
+        except Exception:
+            await self._unsubscribe()  # the next try subscribes afresh
+            raise
 
     async def handle(self, messages: list[Msg]) -> None:
         """Apply a fetched batch in one transaction; if that fails, one event at a time."""
@@ -235,9 +226,9 @@ class Consumer(Generic[S]):
         # While the database is away: tries back off, but the keep-alives must come well within
         # the ack wait, or JetStream hands the deliveries to another worker and counts them.
         longest = min(5.0, self.settings.event_ack_wait / 3)
-        pause = min(0.2, longest)
+        waits = Backoff(initial=min(0.2, longest), cap=longest)
         try:
-            while True:
+            for failures in itertools.count(1):
                 try:
                     [fresh] = await self._effect([(msg, envelope)])
                     break
@@ -248,8 +239,7 @@ class Consumer(Generic[S]):
                     log.warning("consumer %s: database unavailable (%r); waiting", self.sub.durable, exc)
                     for waiting in (msg, *held):
                         await waiting.in_progress()
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, longest)
+                    await asyncio.sleep(waits.pause(failures))
         except Exception as exc:
             delivered = msg.metadata.num_delivered
             if span is not None:
@@ -260,7 +250,7 @@ class Consumer(Generic[S]):
                 log.warning(
                     "consumer %s: event %s failed (try %d): %r", self.sub.durable, envelope.id, delivered, exc
                 )
-                await msg.nak(delay=_backoff(delivered))
+                await msg.nak(delay=REDELIVERY.pause(delivered))
             return
         if span is not None:
             span.set_attribute("loans.event.applied", bool(fresh))  # false: a redelivery, skipped

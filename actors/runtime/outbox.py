@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from actors.contracts.config import Settings
+from actors.runtime.background import BackgroundLoop, Backoff
 from actors.runtime.db import role_dsn
 from otel import spans
 from otel.setup import enabled as tracing
@@ -28,6 +29,7 @@ from otel.setup import enabled as tracing
 log = logging.getLogger("actors.runtime.outbox")
 BATCH = 200
 ACK_TIMEOUT = 5.0  # seconds for JetStream to acknowledge a batch
+RETRY = Backoff(initial=0.1, cap=5.0)  # while NATS or Postgres is away
 _decode_headers = msgspec.json.Decoder(dict[str, str]).decode
 
 
@@ -39,18 +41,23 @@ class OutboxRelay:
         self.js = js
         self.published = 0
         self.duplicates = 0  # publishes the stream had already (a repeat after a crash): should stay 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # set by the outbox's NOTIFY
         self._listener: asyncpg.Connection | None = None
+        self._loop = BackgroundLoop(
+            f"{self.schema}-outbox-relay",
+            self._relay_pending,
+            backoff=RETRY,
+            period=settings.outbox_poll_seconds,  # the safety net for a missed notification
+            wake=self._wake,
+            logger=log,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self.schema}-outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Publish what is pending (best effort), then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
         try:
             await asyncio.wait_for(self.flush(), timeout=5)
         except Exception:  # NATS or Postgres gone: the rows stay and the next relay sends them
@@ -66,24 +73,10 @@ class OutboxRelay:
             self._listener = await asyncpg.connect(role_dsn(self.settings, self.schema))
             await self._listener.add_listener(f"{self.schema}_outbox", lambda *_: self._wake.set())
 
-    async def _run(self) -> None:
-        pause = 0.1
-        while True:
-            try:
-                await self._listen()
-                await self.flush()
-                pause = 0.1
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.outbox_poll_seconds)
-                except TimeoutError:
-                    pass
-                self._wake.clear()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay of %s: %r; retrying in %.1f s", self.schema, exc, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
+    async def _relay_pending(self) -> None:
+        """One turn of the loop: listen (again, after an outage), then publish what is pending."""
+        await self._listen()
+        await self.flush()
 
     async def flush(self) -> int:
         """Publish every pending row; returns how many this call published."""

@@ -3,16 +3,16 @@
 Without it the `idempotency` table grows by one row per write for ever (the edge keys every write).
 Several workers of one actor may sweep at once: `FOR UPDATE SKIP LOCKED` gives each its own rows,
 and a batch holds its locks only for its own short statement, so writes never wait on a sweep. A
-failed sweep (Postgres down) is logged and tried again at the next interval.
+failed sweep (Postgres down) is logged and tried again about one interval later.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 
 import asyncpg
+
+from actors.runtime.background import BackgroundLoop, Backoff
 
 log = logging.getLogger("actors.runtime.sweeper")
 BATCH = 1000
@@ -40,24 +40,23 @@ class Sweeper:
         self.pool = pool
         self.schema = schema
         self.every = every
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(
+            f"{schema}-idempotency-sweeper",
+            self._sweep,
+            # A failed sweep (Postgres down) is tried again about one period later: nothing is urgent.
+            backoff=Backoff(initial=every, cap=every, jitter=0.25),
+            period=every,
+            period_jitter=0.25,  # so the workers started together do not sweep together for ever
+            logger=log,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self.schema}-idempotency-sweeper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                deleted = await sweep_idempotency(self.pool, self.schema)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("idempotency sweep of %s failed; next try in %.0f s", self.schema, self.every)
-            else:
-                if deleted:
-                    log.info("deleted %d expired idempotency answers in %s", deleted, self.schema)
-            # jittered, so the workers started together do not sweep together for ever
-            await asyncio.sleep(self.every * random.uniform(0.75, 1.25))
+    async def _sweep(self) -> None:
+        deleted = await sweep_idempotency(self.pool, self.schema)
+        if deleted:
+            log.info("deleted %d expired idempotency answers in %s", deleted, self.schema)
