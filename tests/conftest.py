@@ -2,7 +2,10 @@
 
 Each run gets its own database and its own role prefix, so runs sharing one Postgres cluster
 never see each other, and they are dropped at the end. Actors run in-process for speed; tests
-that must kill a worker start real processes (see tests/processes.py).
+that must kill a worker start real processes (see tests/support/processes.py).
+
+Fixtures only: the helpers are in tests/support/, and the fixtures several folders share beside
+these are loaded from it as a plugin.
 """
 
 from __future__ import annotations
@@ -15,19 +18,17 @@ from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from actors.contracts.config import Settings, load_settings
-from actors.runtime.db import role_dsn
 from actors.runtime.migrate import migrate
 from actors.runtime.serving import ServingActor
 from actors.runtime.worker import start_actor
 from ops.registry import ACTORS, deployable
-from tests.people import Cast, cast
+from tests.support.databases import create_database, delete_streams, drop_database, with_database
 
-__all__ = ["role_dsn"]  # tests import it from here
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +56,6 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         yield nats_url, database_url
 
 
-def _with_database(url: str, name: str) -> str:
-    head, _, tail = url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{tail}" if tail else "")
-
-
 @pytest.fixture(scope="session")
 def settings(server_urls: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings for this run: a fresh database, fresh roles, cheap bcrypt, a temporary data dir."""
@@ -70,51 +65,18 @@ def settings(server_urls: tuple[str, str], tmp_path_factory: pytest.TempPathFact
     settings = load_settings(
         {},
         nats_url=nats_url,
-        database_url=_with_database(admin_url, database),
+        database_url=with_database(admin_url, database),
         db_role_prefix=f"lt{run}_",
         data_dir=str(tmp_path_factory.mktemp("data")),
         bcrypt_cost=4,
         concurrency=64,
         events_prefix=f"t{run}.events",
     )
-    asyncio.run(_create_database(admin_url, database))
+    asyncio.run(create_database(admin_url, database))
     asyncio.run(migrate(settings))
     yield settings
-    asyncio.run(_drop_database(admin_url, database, [settings.role_for(a) for a in ACTORS]))
-    asyncio.run(_delete_streams(settings))
-
-
-async def _delete_streams(settings: Settings) -> None:
-    import nats
-    from nats.js.errors import NotFoundError
-
-    nc = await nats.connect(settings.require_nats_url())
-    try:
-        for stream in (settings.events_stream, settings.dlq_stream):
-            try:
-                await nc.jetstream().delete_stream(stream)
-            except NotFoundError:
-                pass
-    finally:
-        await nc.drain()
-
-
-async def _create_database(admin_url: str, name: str) -> None:
-    con = await asyncpg.connect(admin_url)
-    try:
-        await con.execute(f"CREATE DATABASE {name}")
-    finally:
-        await con.close()
-
-
-async def _drop_database(admin_url: str, name: str, roles: list[str]) -> None:
-    con = await asyncpg.connect(admin_url)
-    try:
-        await con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        for role in roles:
-            await con.execute(f"DROP ROLE IF EXISTS {role}")
-    finally:
-        await con.close()
+    asyncio.run(drop_database(admin_url, database, [settings.role_for(a) for a in ACTORS]))
+    asyncio.run(delete_streams(settings))
 
 
 @pytest.fixture(scope="session")
@@ -155,12 +117,6 @@ async def client(
     transport = httpx.ASGITransport(app=app)
     async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://edge") as test_client:
         yield test_client
-
-
-@pytest.fixture
-async def people(client: httpx.AsyncClient, settings: Settings) -> Cast:
-    """Fresh users in every role for one test: admin, customers, agents in every state."""
-    return await cast(client, settings)
 
 
 @pytest.fixture(scope="session")

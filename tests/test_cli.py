@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import time
 from typing import Any
 
 import asyncpg
@@ -13,11 +12,12 @@ import pytest
 from nats.aio.client import Client
 
 from actors.contracts.config import Settings
+from actors.runtime.db import role_dsn
 from actors.runtime.serving import ServingActor
 from ops.discovery import gather
-from tests.conftest import role_dsn
-from tests.people import PASSWORD, new_email
-from tests.processes import LOANS, env_for, loans_process, run_loans
+from tests.support.people import PASSWORD, new_email
+from tests.support.polling import eventually
+from tests.support.processes import LOANS, env_for, loans_process, run_loans
 
 pytestmark = pytest.mark.anyio
 
@@ -104,9 +104,12 @@ async def test_two_users_workers_share_the_subject(
 ) -> None:
     """Both worker processes answer requests, as each one's $SRV.STATS shows."""
     with loans_process(settings, "worker", "users"), loans_process(settings, "worker", "users"):
-        deadline = time.monotonic() + 30
-        while len(await gather(nc, "$SRV.PING.users", 0.3)) < 3:
-            assert time.monotonic() < deadline, "the worker processes did not come up"
+
+        async def three_replicas() -> bool:
+            return len(await gather(nc, "$SRV.PING.users", 0.3)) >= 3
+
+        # gather() waits 0.3 s for the replies already: no pause between its calls
+        await eventually(three_replicas, timeout=30, interval=0, what="the worker processes did not come up")
         await asyncio.gather(*(nc.request("users.jwks", b"", timeout=5) for _ in range(90)))
         stats = [json.loads(raw) for raw in await gather(nc, "$SRV.STATS.users", 0.5)]
     served = {

@@ -23,4 +23,6 @@ def test_the_cli_loads_no_actor_until_asked() -> None:
     """The `loans` command parses its arguments without importing any actor's code."""
     loaded = _modules_loaded_by("import ops.cli; ops.cli._parser()")
     assert "ops.registry" in loaded
-    assert not {m for m in loaded if m.startswith(("actors.users", "actors.loans", "actors.runtime", "asyncpg"))}
+    assert not {
+        m for m in loaded if m.startswith(("actors.users", "actors.loans", "actors.runtime", "asyncpg"))
+    }

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from actors.loans.handlers import actor as loans_actor
 from actors.runtime.actor import Actor
+from actors.runtime.serving import ServingActor
 from actors.users.handlers import actor as users_actor
+from ops.discovery import gather
+from tests.support.polling import eventually
 
 ACTORS: list[Actor[Any]] = [users_actor, loans_actor]
 DOC = Path(__file__).resolve().parent.parent / "subjects.md"
@@ -61,10 +67,48 @@ def test_documented_roles_request_and_reply_match_the_handler(subject: str) -> N
     assert doc.get("errors"), "say which errors it answers"
 
 
-def test_queue_group_is_the_actor_name() -> None:
-    text = DOC.read_text()
-    for actor in ACTORS:
-        assert f"## `{actor.name}.*` — queue group `{actor.name}`" in text
+@pytest.mark.anyio
+@pytest.mark.parametrize("actor", ACTORS, ids=lambda actor: actor.name)
+async def test_queue_group_is_the_actor_name(
+    actor: Actor[Any], nc: Client, users_worker: ServingActor[Any], loans_worker: ServingActor[Any]
+) -> None:
+    """subjects.md names the actor as the queue group, and its running workers subscribe in it: a
+    subscriber that joins that group shares the requests with them, where a worker in another
+    group would get a copy of every request too."""
+    assert f"## `{actor.name}.*` — queue group `{actor.name}`" in DOC.read_text()
+    subject = sorted(actor.routes)[0]
+    for raw in await gather(nc, f"$SRV.INFO.{actor.name}", 0.3):
+        assert {e["queue_group"] for e in json.loads(raw)["endpoints"]} == {actor.name}, raw
+    before = await _served(nc, actor.name, subject)
+    ours: list[Msg] = []
+
+    async def member(msg: Msg) -> None:
+        ours.append(msg)
+        await msg.respond(b"{}")
+
+    sub = await nc.subscribe(subject, queue=actor.name, cb=member)
+    try:
+        sent = 40
+        for _ in range(sent):
+            await nc.request(subject, b"{}", timeout=5)
+    finally:
+        await sub.unsubscribe()
+
+    async def each_request_served_once() -> bool:
+        # the workers count a request after answering it: the last count may lag the reply
+        served = await _served(nc, actor.name, subject) - before
+        assert len(ours) + served == sent, f"{len(ours)} to the test's member, {served} to the workers"
+        return True
+
+    await eventually(each_request_served_once, timeout=5, what="the requests were not shared")
+    assert 0 < len(ours) < sent  # both took some: NATS picks a member per request at random
+
+
+async def _served(nc: Client, actor: str, subject: str) -> int:
+    """Requests for `subject` that the actor's running replicas have answered, all together."""
+    stats = [json.loads(raw) for raw in await gather(nc, f"$SRV.STATS.{actor}", 0.3)]
+    assert stats, f"no {actor} replica answers $SRV.STATS"
+    return sum(e["num_requests"] for s in stats for e in s["endpoints"] if e["subject"] == subject)
 
 
 def test_every_published_event_is_documented_with_its_data_and_nothing_else_is() -> None:

@@ -6,15 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ops.embedded import free_port
-from tests.people import PASSWORD, new_email
+from tests.support.people import PASSWORD, new_email
+from tests.support.polling import eventually_sync
 
 
 @contextmanager
@@ -30,16 +31,15 @@ def loans_up(data_dir: Path, port: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, "loans up exited while starting"
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "loans up was not ready in time"
-            time.sleep(0.3)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                pytest.fail("loans up exited while starting")
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+
+        eventually_sync(
+            ready, timeout=90, interval=0.3, what="loans up was not ready", ignoring=(httpx.TransportError,)
+        )
         yield url
     finally:
         process.send_signal(signal.SIGINT)  # what Ctrl-C does

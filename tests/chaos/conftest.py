@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.chaos.harness import REPORT
+from tests.support.harness import REPORT
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

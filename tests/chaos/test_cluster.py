@@ -14,8 +14,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import StreamInfo
 
-from tests.chaos.cluster import NatsCluster
-from tests.chaos.harness import (
+from tests.support.cluster import NatsCluster
+from tests.support.harness import (
     Load,
     cast,
     duplicate_writes,
@@ -25,6 +25,7 @@ from tests.chaos.harness import (
     retried,
     system,
 )
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.chaos]
 
@@ -36,20 +37,21 @@ async def stream_info(nc: Client, stream: str, subjects: str | None = None) -> S
 async def lead_from(nc: Client, stream: str, node: str, within: float = 20.0) -> bool:
     """Best effort: ask the stream's leader to step down until `node` leads it (each election
     picks one of the others). Whether it worked."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    async def leading() -> bool:
         try:
             info = await stream_info(nc, stream)
         except Exception:  # mid-election
-            await asyncio.sleep(0.2)
-            continue
+            return False
         leader = info.cluster.leader if info.cluster is not None else None
-        if leader == node:
-            return True
-        if leader is not None:
+        if leader is not None and leader != node:
             await nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", b"", timeout=5)
-        await asyncio.sleep(0.5)
-    return False
+        return leader == node
+
+    try:
+        return await eventually(leading, timeout=within, interval=0.5)
+    except AssertionError:
+        return False
 
 
 async def test_a_nats_node_and_a_worker_killed_under_load_fail_no_request_and_lose_no_event(

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.chaos.harness import (
+from tests.support.harness import (
     Load,
     cast,
     duplicate_writes,

@@ -16,7 +16,8 @@ from nats.aio.msg import Msg
 
 from actors.contracts.config import Settings
 from ops.embedded import EmbeddedNats, free_port
-from tests.processes import loans_process
+from tests.support.polling import eventually
+from tests.support.processes import loans_process
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 SLOW_REPLY = 1.5  # seconds the stand-in users worker takes to answer users.jwks
@@ -60,16 +61,19 @@ async def test_sigterm_finishes_requests_in_flight_and_refuses_new_connections(
         loans_process(edge_settings, "edge", stdout=log, stderr=log) as edge,
     ):
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            deadline = time.monotonic() + 30
-            while True:
-                assert edge.poll() is None, "the edge exited while starting"
-                try:
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the edge did not start"
-                await asyncio.sleep(0.1)
+
+            async def healthy() -> bool:
+                if edge.poll() is not None:
+                    pytest.fail("the edge exited while starting")
+                return (await http.get("/health")).status_code == 200
+
+            await eventually(
+                healthy,
+                timeout=30,
+                interval=0.1,
+                what="the edge did not start",
+                ignoring=(httpx.TransportError,),
+            )
 
             in_flight = [asyncio.create_task(http.get("/.well-known/jwks.json")) for _ in range(8)]
             await asyncio.sleep(0.4)  # all sent, none answered yet

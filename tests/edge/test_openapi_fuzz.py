@@ -1,7 +1,7 @@
 """schemathesis against the edge's own OpenAPI document, as every role: no 5xx, and every answer
 (status, content type, body) is one the document promises.
 
-A live system of real processes (its own NATS and database, tests/chaos/harness.py): schemathesis
+A live system of real processes (its own NATS and database, tests/support/harness.py): schemathesis
 calls over HTTP with a blocking client, which the in-process workers of the other tests, on the
 test's event loop, could not answer meanwhile. Bounded: a few examples per operation and role.
 """
@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.chaos.harness import System, cast, system
+from tests.support.harness import System, cast, system
 
 pytestmark = pytest.mark.slow
 EXAMPLES = 6  # per operation, generation mode and role

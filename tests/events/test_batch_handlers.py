@@ -22,8 +22,8 @@ from actors.runtime.consumers import BatchHandler, Consumer, EventSubscription
 from actors.runtime.dead_letters import dead_letters
 from actors.runtime.serving import ServingActor
 from otel import spans
-from tests.events.test_batches import _publish, _run_until_settled, _settled
-from tests.events.test_flow import _event, eventually
+from tests.support.events import new_event, publish, run_until_settled, settled
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,7 @@ async def _consume(
 ) -> Consumer[None]:
     """Run a consumer until every event waiting for it is settled; the stopped consumer."""
     consumer = Consumer(sub, "users", settings, nc.jetstream(), worker.pool, None)
-    await _run_until_settled(nc, settings, consumer, within=20)
+    await run_until_settled(nc, settings, consumer, within=20)
     return consumer
 
 
@@ -76,19 +76,19 @@ async def test_a_batch_handler_gets_the_fresh_events_of_a_fetch_in_one_call_in_f
         )
 
     sub = _subscription(kind, effect)
-    first = [_event(kind) for _ in range(4)]
+    first = [new_event(kind) for _ in range(4)]
     for event in first:
-        await _publish(nc, settings, event)
-    await _publish(nc, settings, first[0], **{"Nats-Msg-Id": f"{first[0].id}:again"})
+        await publish(nc, settings, event)
+    await publish(nc, settings, first[0], msg_id=f"{first[0].id}:again")
     consumer = await _consume(settings, nc, users_worker, sub)
     assert calls == [[event.id for event in first]]
     assert consumer.applied == 4
 
-    later = [_event(kind) for _ in range(3)]
-    await _publish(nc, settings, first[1], **{"Nats-Msg-Id": f"{first[1].id}:later"})  # applied already
+    later = [new_event(kind) for _ in range(3)]
+    await publish(nc, settings, first[1], msg_id=f"{first[1].id}:later")  # applied already
     for event in later:
-        await _publish(nc, settings, event)
-    await _publish(nc, settings, first[3], **{"Nats-Msg-Id": f"{first[3].id}:later"})
+        await publish(nc, settings, event)
+    await publish(nc, settings, first[3], msg_id=f"{first[3].id}:later")
     consumer = await _consume(settings, nc, users_worker, sub)  # the same durable: only what is new
     assert calls == [[event.id for event in first], [event.id for event in later]]
     assert consumer.applied == 3
@@ -102,7 +102,7 @@ async def test_a_failed_batch_is_applied_with_one_event_per_call(
     call: the good ones commit once each, in order, and the poison one is dead-lettered."""
     quick = msgspec.structs.replace(settings, event_max_deliver=2)
     kind = f"tests.batchhandlerpoison{uuid.uuid4().hex[:8]}"
-    events = [_event(kind) for _ in range(5)]
+    events = [new_event(kind) for _ in range(5)]
     poison = events[2]
     calls: list[list[uuid.UUID]] = []
     committed: list[uuid.UUID] = []
@@ -114,7 +114,7 @@ async def test_a_failed_batch_is_applied_with_one_event_per_call(
         committed.extend(event.id for event in events)
 
     for event in events:
-        await _publish(nc, settings, event)
+        await publish(nc, settings, event)
     sub = _subscription(kind, effect)
     consumer = Consumer(sub, "users", quick, nc.jetstream(), users_worker.pool, None)
     await consumer.start()
@@ -123,8 +123,8 @@ async def test_a_failed_batch_is_applied_with_one_event_per_call(
         async def dead() -> bool:
             return any(d.event_id == poison.id for d in await dead_letters(nc.jetstream(), settings))
 
-        await eventually(dead, within=20)
-        await eventually(lambda: _settled(nc, settings, consumer))
+        await eventually(dead, timeout=20, what="the failing event was not dead-lettered")
+        await eventually(lambda: settled(nc, settings, consumer))
     finally:
         await consumer.stop()
     assert calls[0] == [event.id for event in events]
@@ -157,7 +157,7 @@ async def test_with_tracing_each_event_of_a_batch_has_its_span_open_before_the_b
         ran_at.append(time.time_ns())
 
     for _ in range(3):
-        await _publish(nc, settings, _event(kind))
+        await publish(nc, settings, new_event(kind))
     await _consume(settings, nc, users_worker, _subscription(kind, effect))
     consumed = [
         s for s in exporter.get_finished_spans() if s.kind == SpanKind.CONSUMER and s.name.endswith(kind)

@@ -22,23 +22,15 @@ from actors.contracts.config import Settings
 from actors.contracts.envelope import Envelope
 from actors.runtime.consumers import Consumer, EventSubscription
 from actors.runtime.dead_letters import dead_letters
-from actors.runtime.events import subject_for
 from actors.runtime.serving import ServingActor
 from otel import spans
 from otel.propagation import inject
-from tests.events.test_flow import _event, eventually
+from tests.support.events import new_event, publish, run_until_settled, settled
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.anyio
 
 Handler = Callable[[Envelope, asyncpg.Connection, None], Awaitable[None]]
-
-
-async def _publish(nc: Client, settings: Settings, event: Envelope, **headers: str) -> None:
-    await nc.jetstream().publish(
-        subject_for(settings, event.type),
-        msgspec.json.encode(event),
-        headers={"Nats-Msg-Id": str(event.id), **headers},
-    )
 
 
 def _consumer(
@@ -46,26 +38,6 @@ def _consumer(
 ) -> Consumer[None]:
     sub = EventSubscription(durable=f"test-{kind.replace('.', '-')}", pattern=kind, handler=handler)
     return Consumer(sub, "users", settings, nc.jetstream(), worker.pool, None)
-
-
-async def _settled(nc: Client, settings: Settings, consumer: Consumer[None]) -> bool:
-    """Every delivery acked (or terminated): nothing pending, nothing waiting for an ack."""
-    try:
-        info = await nc.jetstream().consumer_info(settings.events_stream, consumer.sub.durable)
-    except NotFoundError:  # not created yet
-        return False
-    return info.num_pending == 0 and info.num_ack_pending == 0
-
-
-async def _run_until_settled(
-    nc: Client, settings: Settings, consumer: Consumer[None], within: float = 10.0
-) -> None:
-    """Start `consumer`, wait until every event waiting for it is settled, and stop it."""
-    await consumer.start()
-    try:
-        await eventually(lambda: _settled(nc, settings, consumer), within=within)
-    finally:
-        await consumer.stop()
 
 
 async def test_a_fetched_batch_is_applied_in_one_transaction_in_fetch_order(
@@ -79,11 +51,11 @@ async def test_a_fetched_batch_is_applied_in_one_transaction_in_fetch_order(
     async def effect(event: Envelope, con: asyncpg.Connection, state: None) -> None:
         seen.append((event.id, await con.fetchval("SELECT pg_current_xact_id()::text")))
 
-    events = [_event(kind) for _ in range(20)]
+    events = [new_event(kind) for _ in range(20)]
     for event in events:
-        await _publish(nc, settings, event)
+        await publish(nc, settings, event)
     consumer = _consumer(settings, nc, users_worker, kind, effect)
-    await _run_until_settled(nc, settings, consumer)
+    await run_until_settled(nc, settings, consumer)
     assert [event_id for event_id, _ in seen] == [event.id for event in events]
     assert len({xact for _, xact in seen}) == 1, "each event committed on its own"
     assert consumer.applied == 20
@@ -103,7 +75,7 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_o
     quick = msgspec.structs.replace(settings, event_max_deliver=3)
     kind = f"tests.batchpoison{uuid.uuid4().hex[:8]}"
     table = f"users.effects_{kind.rsplit('.', 1)[1]}"
-    events = [_event(kind) for _ in range(5)]
+    events = [new_event(kind) for _ in range(5)]
     poison = events[2]
     tries = {"poison": 0}
 
@@ -118,14 +90,14 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_o
     consumer = _consumer(quick, nc, users_worker, kind, effect)
     try:
         for event in events:
-            await _publish(nc, settings, event)
+            await publish(nc, settings, event)
         await consumer.start()
 
         async def dead() -> bool:
             return any(d.event_id == poison.id for d in await dead_letters(nc.jetstream(), settings))
 
-        await eventually(dead, within=20)
-        await eventually(lambda: _settled(nc, settings, consumer))
+        await eventually(dead, timeout=20, what="the poison event was not dead-lettered")
+        await eventually(lambda: settled(nc, settings, consumer))
         letter = next(d for d in await dead_letters(nc.jetstream(), settings) if d.event_id == poison.id)
         assert "failed 3 times" in letter.reason and "cannot apply this event" in letter.reason
         assert tries["poison"] >= 3
@@ -157,12 +129,12 @@ async def test_an_event_delivered_twice_in_one_batch_is_applied_once(
         applied.append(event.id)
         xacts.add(await con.fetchval("SELECT pg_current_xact_id()::text"))
 
-    twice, other = _event(kind), _event(kind)
-    await _publish(nc, settings, twice)
-    await _publish(nc, settings, other)
-    await _publish(nc, settings, twice, **{"Nats-Msg-Id": f"{twice.id}:again"})
+    twice, other = new_event(kind), new_event(kind)
+    await publish(nc, settings, twice)
+    await publish(nc, settings, other)
+    await publish(nc, settings, twice, msg_id=f"{twice.id}:again")
     consumer = _consumer(settings, nc, users_worker, kind, effect)
-    await _run_until_settled(nc, settings, consumer)
+    await run_until_settled(nc, settings, consumer)
     assert applied == [twice.id, other.id] and len(xacts) == 1
     assert consumer.applied == 2
 
@@ -185,14 +157,14 @@ async def test_each_event_of_a_batch_gets_its_own_span_linked_to_its_producer(
 
     producers: dict[str, Span] = {}
     for _ in range(3):
-        event = _event(kind)
+        event = new_event(kind)
         with tracer.start_as_current_span("produce") as producer:
             headers: dict[str, str] = {}
             inject(headers)
         producers[str(event.id)] = producer
-        await _publish(nc, settings, event, **headers)
+        await publish(nc, settings, event, **headers)
     consumer = _consumer(settings, nc, users_worker, kind, effect)
-    await _run_until_settled(nc, settings, consumer)
+    await run_until_settled(nc, settings, consumer)
     finished = exporter.get_finished_spans()
     consumed = [s for s in finished if s.kind == SpanKind.CONSUMER and s.name.endswith(kind)]
     assert len(consumed) == 3
@@ -229,16 +201,16 @@ async def test_a_database_outage_keeps_the_whole_fetched_batch_alive(
 
         return apply
 
-    events = [_event(kind) for _ in range(5)]
+    events = [new_event(kind) for _ in range(5)]
     for event in events:
-        await _publish(nc, settings, event)
+        await publish(nc, settings, event)
     first = _consumer(quick, nc, users_worker, kind, effect(None))
     await first.start()
     await eventually(lambda: _delivered(nc, settings, first, len(events)))
     second = _consumer(quick, nc, users_worker, kind, effect(seen_by_second))  # same durable
     await second.start()
     try:
-        await eventually(lambda: _settled(nc, settings, first), within=20)
+        await eventually(lambda: settled(nc, settings, first), timeout=20)
     finally:
         await second.stop()
         await first.stop()

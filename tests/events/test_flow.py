@@ -6,10 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,23 +18,15 @@ from nats.aio.client import Client
 from actors.contracts.config import Settings
 from actors.contracts.envelope import Envelope
 from actors.runtime.consumers import Consumer, EventSubscription
+from actors.runtime.db import role_dsn
 from actors.runtime.dead_letters import dead_letters, replay
-from actors.runtime.events import subject_for
 from actors.runtime.serving import ServingActor
-from tests.conftest import role_dsn
-from tests.people import Cast, signup
-from tests.processes import env_for, run_loans
+from tests.support.events import new_event, publish
+from tests.support.people import Cast, signup
+from tests.support.polling import eventually
+from tests.support.processes import env_for, run_loans
 
 pytestmark = pytest.mark.anyio
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> float:
-    """Seconds until `check` held; fails if it never did within `within`."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < within, "the events did not land in time"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 async def test_a_deleted_agents_next_loan_action_is_refused_within_a_second(
@@ -53,7 +42,7 @@ async def test_a_deleted_agents_next_loan_action_is_refused_within_a_second(
         r = await client.get("/api/loan/list-loans-admin-agent", headers=people.agent.headers)
         return r.status_code == 403
 
-    await eventually(refused, within=1.0)
+    await eventually(refused, timeout=1.0, interval=0.02, what="the deleted agent was not refused")
 
 
 async def test_loan_events_become_profile_activity_and_a_notification(
@@ -79,7 +68,7 @@ async def test_loan_events_become_profile_activity_and_a_notification(
                 return False
         return True
 
-    await eventually(both_on_profiles)
+    await eventually(both_on_profiles, what="the loan events did not reach both profiles")
     activity = (await client.get("/api/user/profile", headers=people.customer.headers)).json()["data"][
         "activity"
     ]
@@ -103,27 +92,9 @@ async def test_user_events_fill_the_loans_read_model(client: httpx.AsyncClient, 
             row = await con.fetchrow("SELECT * FROM loans.parties WHERE id = $1", uuid.UUID(customer.id))
             return row is not None and row["last_name"] == "Model" and row["version"] == 1
 
-        await eventually(present)
+        await eventually(present, what="the customer did not reach loans.parties")
     finally:
         await con.close()
-
-
-def _event(event_type: str) -> Envelope:
-    return Envelope(
-        id=uuid.uuid4(),
-        type=event_type,
-        occurred_at=datetime.now(UTC),
-        aggregate_id=uuid.uuid4(),
-        version=1,
-        data=msgspec.Raw(b'{"n": 1}'),
-    )
-
-
-async def _publish(nc: Client, settings: Settings, event: Envelope, msg_id: str | None = None) -> None:
-    headers = {"Nats-Msg-Id": msg_id or str(event.id)}
-    await nc.jetstream().publish(
-        subject_for(settings, event.type), msgspec.json.encode(event), headers=headers
-    )
 
 
 async def test_a_consumer_killed_mid_event_gets_it_again_and_applies_it_once(
@@ -145,25 +116,21 @@ async def test_a_consumer_killed_mid_event_gets_it_again_and_applies_it_once(
     js = nc.jetstream()
     first = Consumer(sub, "users", fast, js, users_worker.pool, True)
     await first.start()
-    event = _event(kind)
-    await _publish(nc, settings, event)
+    event = new_event(kind)
+    await publish(nc, settings, event)
     await asyncio.wait_for(stuck.wait(), 10)
     await first.stop()  # killed: neither acked nor nak'ed
 
     second = Consumer(sub, "users", fast, js, users_worker.pool, False)
     await second.start()
     try:
-        await eventually(lambda: _true(applied == [event.id]))
-        await _publish(nc, settings, event, msg_id=f"{event.id}:again")  # a duplicate delivery
+        await eventually(lambda: applied == [event.id])
+        await publish(nc, settings, event, msg_id=f"{event.id}:again")  # a duplicate delivery
         await asyncio.sleep(0.5)
         assert applied == [event.id]
         assert second.applied == 1
     finally:
         await second.stop()
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_poison_event_is_dead_lettered_with_its_reason_and_replays_once_fixed(
@@ -185,13 +152,13 @@ async def test_a_poison_event_is_dead_lettered_with_its_reason_and_replays_once_
     consumer = Consumer(sub, "users", quick, js, users_worker.pool, None)
     await consumer.start()
     try:
-        event = _event(kind)
-        await _publish(nc, settings, event)
+        event = new_event(kind)
+        await publish(nc, settings, event)
 
         async def dead() -> bool:
             return any(d.event_id == event.id for d in await dead_letters(js, settings))
 
-        await eventually(dead, within=20)
+        await eventually(dead, timeout=20, what="the event was not dead-lettered")
         letter = next(d for d in await dead_letters(js, settings) if d.event_id == event.id)
         assert "failed 3 times" in letter.reason and "cannot apply this event" in letter.reason
         assert letter.consumer == sub.durable and applied == []
@@ -201,7 +168,7 @@ async def test_a_poison_event_is_dead_lettered_with_its_reason_and_replays_once_
 
         broken["yes"] = False
         assert await replay(js, settings, str(event.id)) is not None
-        await eventually(lambda: _true(applied == [event.id]))
+        await eventually(lambda: applied == [event.id])
         assert not any(d.event_id == event.id for d in await dead_letters(js, settings))
     finally:
         await consumer.stop()
@@ -216,8 +183,8 @@ async def test_events_tail_prints_events_as_they_flow(settings: Settings, nc: Cl
         text=True,
     )
     await asyncio.sleep(2.0)  # let it subscribe
-    event = _event(f"tests.tail{uuid.uuid4().hex[:8]}")
-    await _publish(nc, settings, event)
+    event = new_event(f"tests.tail{uuid.uuid4().hex[:8]}")
+    await publish(nc, settings, event)
     out, _ = await asyncio.to_thread(tail.communicate, timeout=20)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert any(line["id"] == str(event.id) for line in lines)
@@ -244,9 +211,9 @@ async def test_a_database_outage_does_not_use_up_max_deliver(
     consumer = Consumer(sub, "users", quick, js, users_worker.pool, None)
     await consumer.start()
     try:
-        event = _event(kind)
-        await _publish(nc, settings, event)
-        await eventually(lambda: _true(applied == [event.id]), within=20)
+        event = new_event(kind)
+        await publish(nc, settings, event)
+        await eventually(lambda: applied == [event.id], timeout=20)
         assert failures["left"] == 0
         assert not any(d.event_id == event.id for d in await dead_letters(js, settings))
     finally:

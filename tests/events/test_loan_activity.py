@@ -13,7 +13,7 @@ from actors.contracts.loans import LoanChanged, Status
 from actors.runtime.serving import ServingActor
 from actors.users import queries as q
 from actors.users.handlers import record_loan_activity
-from tests.batches import apply_as_one_batch, envelope
+from tests.support.batches import apply_as_one_batch, envelope
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,7 @@ async def test_a_batch_of_loan_events_makes_a_row_per_user_and_a_notification_pe
     assert sorted(tuple(n) for n in notified) == sorted(
         [(customer, loan, "loan_approved"), (own, own_loan, "loan_rejected")]
     )
-    assert inserts == [q.insert_activity, q.insert_notifications]
+    assert inserts == [q.insert_activity.sql, q.insert_notifications.sql]
 
 
 async def test_a_batch_without_decisions_writes_no_notifications(users_worker: ServingActor[Any]) -> None:
@@ -107,4 +107,4 @@ async def test_a_batch_without_decisions_writes_no_notifications(users_worker: S
         "SELECT count(*) FROM users.activity WHERE event_id = ANY($1::uuid[])", [e.id for e in events]
     )
     assert count == 4
-    assert inserts == [q.insert_activity]
+    assert inserts == [q.insert_activity.sql]

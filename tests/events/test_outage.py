@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,6 +22,7 @@ from actors.contracts import loans as lm
 from actors.contracts.config import Settings, load_settings
 from actors.loans import handlers as loans_handlers
 from actors.runtime.actor import Context
+from actors.runtime.db import role_dsn
 from actors.runtime.events import ensure_streams
 from actors.runtime.migrate import migrate
 from actors.runtime.outbox import OutboxRelay
@@ -30,7 +30,8 @@ from actors.runtime.serving import ServingActor
 from actors.runtime.worker import start_actor
 from ops.embedded import EmbeddedNats
 from ops.registry import ACTORS, deployable
-from tests.conftest import _create_database, _drop_database, _with_database, role_dsn
+from tests.support.databases import create_database, drop_database, with_database
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -52,12 +53,12 @@ async def isolated(server_urls: tuple[str, str], tmp: Path, *, workers: bool) ->
     settings = load_settings(
         {},
         nats_url=nats_url,
-        database_url=_with_database(admin_url, f"loans_iso_{run}"),
+        database_url=with_database(admin_url, f"loans_iso_{run}"),
         db_role_prefix=f"li{run}_",
         data_dir=str(tmp / "data"),
         bcrypt_cost=4,
     )
-    await _create_database(admin_url, f"loans_iso_{run}")
+    await create_database(admin_url, f"loans_iso_{run}")
     system = System(settings, nats_server, None)
     try:
         await migrate(settings)
@@ -68,14 +69,7 @@ async def isolated(server_urls: tuple[str, str], tmp: Path, *, workers: bool) ->
             yield system
     finally:
         system.nats.stop()  # the one running now: a test may have restarted it
-        await _drop_database(admin_url, f"loans_iso_{run}", [settings.role_for(a) for a in ACTORS])
-
-
-async def _wait_for(check: Any, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.1)
+        await drop_database(admin_url, f"loans_iso_{run}", [settings.role_for(a) for a in ACTORS])
 
 
 async def test_loans_made_while_nats_is_down_publish_every_event_once_when_it_is_back(
@@ -136,8 +130,18 @@ async def test_loans_made_while_nats_is_down_publish_every_event_once_when_it_is
                 rows = await ucon.fetchval("SELECT count(*) FROM users.activity")
                 return rows == 800  # 400 events, each on the customer's and the agent's profile
 
-            await _wait_for(all_published, 30, "the outbox was not emptied after NATS came back")
-            await _wait_for(activity_converged, 30, "the users actor's activity did not converge")
+            await eventually(
+                all_published,
+                timeout=30,
+                interval=0.1,
+                what="the outbox was not emptied after NATS came back",
+            )
+            await eventually(
+                activity_converged,
+                timeout=30,
+                interval=0.1,
+                what="the users actor's activity did not converge",
+            )
             nc = await connect(settings, "test")
             try:
                 info = await nc.jetstream().stream_info(settings.events_stream)

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from actors.contracts.config import Settings
-from tests.conftest import role_dsn
+from actors.runtime.db import role_dsn
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""Fixtures of the loan tests (the servers, workers, edge and cast come from tests/conftest.py)."""
+"""Fixtures of the loan tests; the servers, the edge and `people` come through tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.loans.helpers import LoansTable
-from tests.people import Cast, cast
+from tests.support.loans import LoansTable
+from tests.support.people import Cast, cast
 
 
 @pytest.fixture(scope="session")

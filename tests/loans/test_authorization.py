@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.loans.helpers import LOANS, LoansTable, assert_error, create
-from tests.people import Cast, Person
+from tests.support.loans import LOANS, LoansTable, assert_error, create
+from tests.support.people import Cast, Person
 
 pytestmark = pytest.mark.anyio
 

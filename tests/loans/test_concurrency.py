@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.conftest import role_dsn
-from tests.loans.helpers import LOANS, LoansTable, create, decide, edit, history, months_later
-from tests.people import Cast
+from actors.runtime.db import role_dsn
+from tests.support.loans import LOANS, LoansTable, create, decide, edit, history, months_later
+from tests.support.people import Cast
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -72,11 +73,12 @@ async def _waiting_on_locks(con: asyncpg.Connection) -> int:
 
 
 async def _until(con: asyncpg.Connection, waiting: int) -> None:
-    for _ in range(200):
-        if await _waiting_on_locks(con) >= waiting:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never saw {waiting} requests waiting on the loan's row lock")
+    async def queued() -> bool:
+        return await _waiting_on_locks(con) >= waiting
+
+    await eventually(
+        queued, timeout=5.0, interval=0.01, what=f"{waiting} requests were not waiting on the loan's row lock"
+    )
 
 
 async def test_approval_queued_behind_an_edit_approves_the_edited_months(

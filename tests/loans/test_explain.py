@@ -18,9 +18,10 @@ import pytest
 
 from actors.contracts.config import Settings, load_settings
 from actors.loans import queries as q
+from actors.runtime.db import role_dsn
 from actors.runtime.migrate import migrate
 from ops.registry import ACTORS
-from tests.conftest import _create_database, _drop_database, _with_database, role_dsn
+from tests.support.databases import create_database, drop_database, with_database
 
 pytestmark = pytest.mark.anyio
 
@@ -100,11 +101,11 @@ async def big(
     settings = load_settings(
         {},
         nats_url=nats_url,
-        database_url=_with_database(admin_url, database),
+        database_url=with_database(admin_url, database),
         db_role_prefix=f"lx{run}_",
         data_dir=str(tmp_path_factory.mktemp("explain")),
     )
-    await _create_database(admin_url, database)
+    await create_database(admin_url, database)
     try:
         await migrate(settings)
         con = await asyncpg.connect(
@@ -118,13 +119,12 @@ async def big(
         assert row is not None
         yield settings, Sample(row["customer_id"], row["agent_id"], row["id"])
     finally:
-        await _drop_database(admin_url, database, [settings.role_for(a) for a in ACTORS])
+        await drop_database(admin_url, database, [settings.role_for(a) for a in ACTORS])
 
 
 def _texts(filters: tuple[str, ...]) -> tuple[str, ...]:
     """The statements a list with these filters sends: its page, and its count when that is apart."""
-    texts = q.list_loans(filters)
-    return (texts,) if isinstance(texts, str) else tuple(texts)
+    return tuple(statement.sql for statement in q.list_loans(filters))
 
 
 def _list_cases(sample: Sample) -> list[tuple[str, str, list[object]]]:
@@ -147,11 +147,13 @@ def _list_cases(sample: Sample) -> list[tuple[str, str, list[object]]]:
         cases.append((f"list_loans(status={status})", page, [status, 20, 0]))
         cases += [(f"list_loans(status={status}) count", sql, [status]) for sql in count]
     for status in (None, "APPROVED"):
-        sql, args = q.customer_loans(sample.customer_id, status)
-        cases.append((f"customer_loans(status={status})", sql, [*args, 20, 0]))
+        query, given = q.customer_loans(sample.customer_id, status)
+        cases.append(
+            (f"customer_loans(status={status})", query.sql, list(query.args(**given, limit=20, offset=0)))
+        )
     cases += [
-        ("get_loan", q.get_loan, [sample.loan_id]),
-        ("history", q.history, [sample.loan_id, 100, 0]),
+        ("get_loan", q.get_loan.sql, [sample.loan_id]),
+        ("history", q.history.sql, list(q.history.args(loan_id=sample.loan_id, limit=100, offset=0))),
     ]
     return cases
 

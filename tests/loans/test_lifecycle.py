@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.loans.helpers import (
+from tests.support.loans import (
     LOANS,
     assert_error,
     create,
@@ -22,7 +22,7 @@ from tests.loans.helpers import (
     months_later,
     random_principal,
 )
-from tests.people import Cast, Person, signup
+from tests.support.people import Cast, Person, signup
 
 pytestmark = pytest.mark.anyio
 

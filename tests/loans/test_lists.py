@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.loans.helpers import LOANS, assert_error, create, decide, edit
-from tests.people import Cast, Person, signup
+from tests.support.loans import LOANS, assert_error, create, decide, edit
+from tests.support.people import Cast, Person, signup
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from actors.contracts.envelope import Envelope
 from actors.contracts.users import Role, Status, UserChanged
 from actors.loans.handlers import track_parties
 from actors.runtime.serving import ServingActor
-from tests.batches import apply_as_one_batch, envelope
+from tests.support.batches import apply_as_one_batch, envelope
 
 pytestmark = pytest.mark.anyio
 

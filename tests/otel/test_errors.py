@@ -16,7 +16,7 @@ from actors.contracts.config import Settings
 from actors.contracts.errors import Conflict
 from actors.runtime.actor import Actor, Context
 from actors.runtime.serving import ServingActor, serve
-from tests.otel.trees import one, wait_for
+from tests.support.trees import one, wait_for
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actors.contracts.errors import Unavailable
 from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
-from tests.people import Cast
+from tests.support.people import Cast
 
 pytestmark = pytest.mark.anyio
 HTTP = "loans_edge_http_request_duration_seconds"

@@ -7,9 +7,7 @@ are sent until one is served by the worker process (NATS picks a replica at rand
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -23,9 +21,10 @@ from actors.contracts.config import Settings
 from actors.runtime.serving import ServingActor
 from ops.discovery import gather
 from ops.embedded import free_port
-from tests.loans.helpers import random_principal
-from tests.people import Cast
-from tests.processes import loans_process
+from tests.support.loans import random_principal
+from tests.support.people import Cast
+from tests.support.polling import eventually
+from tests.support.processes import loans_process
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 TRACED = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
@@ -42,17 +41,21 @@ def read_logs(path: Path) -> list[dict[str, Any]]:
 
 
 async def _wait_ready(url: str, nc: Client, own_id: str) -> None:
-    deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=url, timeout=2) as http:
-        while True:
-            assert time.monotonic() < deadline, "the edge and worker processes did not come up"
+
+        async def ready() -> bool:
             ids = {json.loads(raw)["id"] for raw in await gather(nc, "$SRV.PING.loans", 0.2)}
-            try:
-                ready = (await http.get("/ready")).status_code == 200
-            except httpx.TransportError:
-                ready = False
-            if ready and ids - {own_id}:
-                return
+            assert ids - {own_id}, "no loans worker process answers $SRV.PING yet"
+            return (await http.get("/ready")).status_code == 200
+
+        # gather() waits 0.2 s for the replies already: no pause between its calls
+        await eventually(
+            ready,
+            timeout=60,
+            interval=0,
+            what="the edge and worker processes did not come up",
+            ignoring=(httpx.TransportError,),
+        )
 
 
 @contextmanager
@@ -101,12 +104,12 @@ async def _until_a_request_reaches_the_worker_process(
         for _ in range(40):  # each request reaches the worker process with probability 1/2
             response = await http.post("/api/loan/customer-loan", json=body, headers=people.agent.headers)
             assert response.status_code == 201, response.text
-            deadline = time.monotonic() + 0.5  # the processes export every 50 ms
-            while time.monotonic() < deadline:
-                if pair := _shared_trace(read_spans(out["edge"]), read_spans(out["worker"])):
-                    return pair
-                await asyncio.sleep(0.05)
-            # not in the worker process's spans: the in-process worker served it; send another
+            try:  # the processes export every 50 ms
+                return await eventually(
+                    lambda: _shared_trace(read_spans(out["edge"]), read_spans(out["worker"])), timeout=0.5
+                )
+            except AssertionError:
+                pass  # not in the worker process's spans: the in-process worker served it; send another
     raise AssertionError("no request was traced by both the edge and the worker process")
 
 

@@ -11,7 +11,7 @@ from nats.aio.client import Client
 from actors.contracts.config import Settings
 from actors.runtime.serving import ServingActor
 from ops.stats import EndpointStats, ReplicaStats, render, rows
-from tests.processes import run_loans
+from tests.support.processes import run_loans
 
 pytestmark = pytest.mark.anyio
 
@@ -29,8 +29,14 @@ async def test_loans_stats_prints_a_row_per_subject_and_replica(
     for worker in (users_worker, loans_worker):
         for subject in worker.actor.routes:
             assert (subject, worker.micro.id) in table, (subject, lines)
-    requests, errors, average_ms, _ = table[("users.jwks", users_worker.micro.id)]
-    assert int(requests) >= 3 and int(errors) == 0 and float(average_ms) >= 0
+    requests, errors, average_ms, total_s = table[("users.jwks", users_worker.micro.id)]
+    assert int(requests) >= 3 and int(errors) == 0
+    # The figures are this replica's own (nothing else asks users.jwks meanwhile), in their columns.
+    own = users_worker.micro.endpoints["users.jwks"]
+    assert own.processing_time_ns > 0
+    assert int(requests) == own.num_requests
+    assert float(average_ms) == pytest.approx(own.processing_time_ns / own.num_requests / 1e6, abs=0.005)
+    assert float(total_s) == pytest.approx(own.processing_time_ns / 1e9, abs=0.005)
 
 
 def test_replicas_of_one_subject_are_summed_in_an_all_row() -> None:

@@ -8,9 +8,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from actors.contracts.config import Settings
-from tests.loans.helpers import random_principal
-from tests.otel.trees import Spans, descendants, draw, one, parent_id, span_id, trace_id, wait_for
-from tests.people import Cast
+from tests.support.loans import random_principal
+from tests.support.people import Cast
+from tests.support.trees import Spans, descendants, draw, one, parent_id, span_id, trace_id, wait_for
 
 pytestmark = pytest.mark.anyio
 CREATE = "/api/loan/customer-loan"

@@ -13,7 +13,7 @@ from actors.contracts.headers import ERROR_CODE_HEADER
 from actors.loans.handlers import actor as loans_actor
 from actors.runtime.serving import ServingActor
 from actors.users.handlers import actor as users_actor
-from tests.people import Cast
+from tests.support.people import Cast
 
 pytestmark = pytest.mark.anyio
 SUBJECTS = sorted([*users_actor.routes, *loans_actor.routes])

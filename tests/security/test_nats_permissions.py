@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
+import socket
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from actors.runtime.migrate import migrate
 from actors.runtime.worker import start_actor
 from ops.embedded import EmbeddedNats, free_port
 from ops.registry import ACTORS, deployable
-from tests.conftest import _create_database, _drop_database, _with_database
-from tests.people import PASSWORD, new_email
+from tests.support.databases import create_database, drop_database, with_database
+from tests.support.people import PASSWORD, new_email
+from tests.support.polling import eventually, eventually_sync
 
 pytestmark = pytest.mark.anyio
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-server.conf"
@@ -50,16 +51,17 @@ def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                import socket
 
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nats-server with the deploy config did not start"
-                time.sleep(0.05)
+        def listening() -> bool:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+
+        eventually_sync(
+            listening,
+            timeout=10,
+            what="nats-server with the deploy config did not start",
+            ignoring=(OSError,),
+        )
         yield f"nats://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -87,6 +89,11 @@ FORBIDDEN_SUBSCRIBE = {
 }
 
 
+def refused(subject: str, errors: list[str]) -> bool:
+    """The server has reported a permissions violation on `subject`."""
+    return any("permissions violation" in e and subject.lower() in e for e in errors)
+
+
 @pytest.mark.parametrize("user", sorted(FORBIDDEN_PUBLISH))
 async def test_each_forbidden_publish_and_subscribe_is_refused(secured_nats: str, user: str) -> None:
     errors: list[str] = []
@@ -96,14 +103,14 @@ async def test_each_forbidden_publish_and_subscribe_is_refused(secured_nats: str
             errors.clear()
             await nc.publish(subject, b"{}")
             await nc.flush()
-            await asyncio.sleep(0.05)
-            assert any("permissions violation" in e and subject.lower() in e for e in errors), (user, subject)
+            await eventually(partial(refused, subject, errors), timeout=5, what=f"{user} published {subject}")
         for subject in FORBIDDEN_SUBSCRIBE[user]:
             errors.clear()
             await nc.subscribe(subject)
             await nc.flush()
-            await asyncio.sleep(0.05)
-            assert any("permissions violation" in e and subject.lower() in e for e in errors), (user, subject)
+            await eventually(
+                partial(refused, subject, errors), timeout=5, what=f"{user} subscribed to {subject}"
+            )
     finally:
         await nc.close()
 
@@ -127,7 +134,7 @@ async def secured_system(
     base = load_settings(
         {},
         nats_url=secured_nats,
-        database_url=_with_database(admin_url, f"loans_sec_{run}"),
+        database_url=with_database(admin_url, f"loans_sec_{run}"),
         db_role_prefix=f"ls{run}_",
         data_dir=str(tmp_path),
         bcrypt_cost=4,
@@ -136,7 +143,7 @@ async def secured_system(
     def as_user(name: str) -> Settings:
         return msgspec.structs.replace(base, nats_user=name, nats_password=PASSWORDS[name])
 
-    await _create_database(admin_url, f"loans_sec_{run}")
+    await create_database(admin_url, f"loans_sec_{run}")
     try:
         await migrate(base)
         async with AsyncExitStack() as stack:
@@ -151,7 +158,7 @@ async def secured_system(
             client.settings = base  # type: ignore[attr-defined]
             yield client
     finally:
-        await _drop_database(admin_url, f"loans_sec_{run}", [base.role_for(a) for a in ACTORS])
+        await drop_database(admin_url, f"loans_sec_{run}", [base.role_for(a) for a in ACTORS])
 
 
 async def test_the_whole_flow_runs_with_each_component_confined(secured_system: httpx.AsyncClient) -> None:
@@ -203,12 +210,14 @@ async def test_the_whole_flow_runs_with_each_component_confined(secured_system: 
     assert decided.status_code == 200
 
     customer_headers = {"Authorization": f"Bearer {customer['access_token']}"}
-    deadline = time.monotonic() + 10
-    while True:  # the loan events reach the users actor through JetStream under its own user
+
+    async def both_events_applied() -> bool:
         profile = await client.get("/api/user/profile", headers=customer_headers)
-        if len(profile.json()["data"]["activity"]) == 2:
-            break
-        assert time.monotonic() < deadline, "loan events did not reach the users actor"
-        await asyncio.sleep(0.1)
+        return len(profile.json()["data"]["activity"]) == 2
+
+    # the loan events reach the users actor through JetStream under its own user
+    await eventually(
+        both_events_applied, timeout=10, interval=0.1, what="loan events did not reach the users actor"
+    )
     ready = await client.get("/ready")
     assert ready.status_code == 200

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.conftest import role_dsn
-from tests.people import admin, signup
-from tests.users.helpers import Desk
+from actors.runtime.db import role_dsn
+from tests.support.people import admin, signup
+from tests.support.users import Desk
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.people import PASSWORD, Cast, Person, bearer, login, new_email, signup
-from tests.users.helpers import USERS, Desk, assert_error, data, login_status, row_of, snapshot, stored
+from tests.support.people import PASSWORD, Cast, Person, bearer, login, new_email, signup
+from tests.support.users import USERS, Desk, assert_error, data, login_status, row_of, snapshot, stored
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.people import PASSWORD, new_email, signup
-from tests.users.helpers import USERS, Desk, assert_error, data, login_status, signup_body, snapshot, stored
+from tests.support.people import PASSWORD, new_email, signup
+from tests.support.users import USERS, Desk, assert_error, data, login_status, signup_body, snapshot, stored
 
 pytestmark = pytest.mark.anyio
 

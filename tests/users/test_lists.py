@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.people import PASSWORD, Person, admin, login, signup
-from tests.users.helpers import USERS, assert_error, data, data_page
+from tests.support.people import PASSWORD, Person, admin, login, signup
+from tests.support.users import USERS, assert_error, data, data_page
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import pytest
 from litestar import Litestar
 
 from actors.contracts.config import Settings
-from tests.people import PASSWORD, Person, new_email, signup
-from tests.users.helpers import USERS, assert_error
+from tests.support.people import PASSWORD, Person, new_email, signup
+from tests.support.users import USERS, assert_error
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.people import PASSWORD, Cast, Person, bearer, new_email
-from tests.users.helpers import USERS, assert_error, claims_for, sign, signup_body, snapshot
+from tests.support.people import PASSWORD, Cast, Person, bearer, new_email
+from tests.support.users import USERS, assert_error, claims_for, sign, signup_body, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.people import PASSWORD, bearer, new_email
+from tests.support.people import PASSWORD, bearer, new_email
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +38,7 @@ async def test_signup_login_profile(client: httpx.AsyncClient) -> None:
 
 
 async def test_loan_flow(client: httpx.AsyncClient, settings: Settings) -> None:
-    from tests.people import cast
+    from tests.support.people import cast
 
     people = await cast(client, settings)
     created = await client.post(

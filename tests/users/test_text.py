@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from actors.contracts.config import Settings
-from tests.people import admin
-from tests.users.helpers import (
+from tests.support.people import admin
+from tests.support.users import (
     USERS,
     assert_error,
     data,

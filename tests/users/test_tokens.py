@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from actors.contracts.config import Settings
-from tests.people import PASSWORD, Person, new_email, signup
-from tests.users.helpers import USERS, Desk, assert_error, claims_for, login_status, sign, snapshot, users_key
+from tests.support.people import PASSWORD, Person, new_email, signup
+from tests.support.users import USERS, Desk, assert_error, claims_for, login_status, sign, snapshot, users_key
 
 pytestmark = pytest.mark.anyio
 

@@ -7,20 +7,20 @@ apply: every process connects as its component (`PASSWORDS`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+import pytest
 from nats.aio.client import Client
 from nats.js.errors import APIError
 
 from ops.embedded import EmbeddedNats, free_port
+from tests.support.polling import eventually
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-cluster.conf"
 NODES = ("nats-a", "nats-b", "nats-c")
@@ -109,25 +109,28 @@ class NatsCluster:
         """Every node up and JetStream's cluster with a leader (it answers $JS.API.INFO)."""
         for name in self.nodes:
             self.start(name)
-        deadline = time.monotonic() + within
-        while True:
+
+        async def jetstream_answers() -> bool:
             for node in self.nodes.values():
-                alive = node.process is not None and node.process.poll() is None
-                assert alive, f"{node.name} exited; see {node.log}"
+                if node.process is None or node.process.poll() is not None:
+                    pytest.fail(f"{node.name} exited; see {node.log}")
             try:
                 nc = await self.connect("tools")
-            except Exception:
-                nc = None
-            if nc is not None:
-                try:
-                    await nc.jetstream().account_info()
-                    return
-                except (APIError, TimeoutError, nats.errors.Error):
-                    pass
-                finally:
-                    await nc.close()
-            assert time.monotonic() < deadline, f"no NATS cluster in {within} s; logs in {self.dir}"
-            await asyncio.sleep(0.25)
+            except Exception:  # not listening yet
+                return False
+            try:
+                await nc.jetstream().account_info()
+                return True
+            finally:
+                await nc.close()
+
+        await eventually(
+            jetstream_answers,
+            timeout=within,
+            interval=0.25,
+            what=f"no NATS cluster (logs in {self.dir})",
+            ignoring=(APIError, TimeoutError, nats.errors.Error),
+        )
 
     async def connect(self, user: str) -> Client:
         alive = [n.url for n in self.nodes.values() if n.process is not None and n.process.poll() is None]

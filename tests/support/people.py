@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -14,6 +12,7 @@ from actors.contracts.config import Settings
 from actors.contracts.users import CreateAdmin
 from actors.runtime.db import role_dsn
 from actors.users.bootstrap import create_admin
+from tests.support.polling import eventually
 
 PASSWORD = "correct-horse-9"
 
@@ -121,8 +120,8 @@ async def _revocations_landed(settings: Settings, crew: Cast, within: float = 10
     loan action tried within milliseconds of the deletion raced the event (seen in CI)."""
     con = await asyncpg.connect(role_dsn(settings, "loans"))
     try:
-        deadline = time.monotonic() + within
-        while True:
+
+        async def landed() -> bool:
             rows = await con.fetch(
                 "SELECT id, status, deleted FROM loans.parties WHERE id = ANY($1::uuid[])",
                 [uuid.UUID(crew.rejected_agent.id), uuid.UUID(crew.deleted_agent.id)],
@@ -130,11 +129,9 @@ async def _revocations_landed(settings: Settings, crew: Cast, within: float = 10
             state = {str(r["id"]): (r["status"], r["deleted"]) for r in rows}
             rejected = state.get(crew.rejected_agent.id, ("", False))[0] == "rejected"
             deleted = state.get(crew.deleted_agent.id, ("", False))[1]
-            if rejected and deleted:
-                return
-            assert time.monotonic() < deadline, (
-                f"the loans read model did not catch up in {within} s: {state}"
-            )
-            await asyncio.sleep(0.02)
+            assert rejected and deleted, state
+            return True
+
+        await eventually(landed, timeout=within, interval=0.02, what="the loans read model did not catch up")
     finally:
         await con.close()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+
+from tests.support.polling import eventually
 
 Spans = Sequence[ReadableSpan]
 
@@ -46,13 +46,13 @@ async def wait_for(
     exporter: InMemorySpanExporter, found: Callable[[Spans], bool], seconds: float = 10.0
 ) -> Spans:
     """The finished spans once `found` says they hold what is awaited (spans of background work)."""
-    deadline = time.monotonic() + seconds
-    while True:
+
+    def finished() -> Spans:
         spans = exporter.get_finished_spans()
-        if found(spans):
-            return spans
-        assert time.monotonic() < deadline, f"not found in time among {[s.name for s in spans]}"
-        await asyncio.sleep(0.05)
+        assert found(spans), f"not found among {[s.name for s in spans]}"
+        return spans
+
+    return await eventually(finished, timeout=seconds, what="the awaited spans did not finish")
 
 
 def draw(spans: Spans, root: ReadableSpan) -> str:

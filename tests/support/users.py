@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from actors.contracts.config import Settings
 from actors.users.service import key_path
 from actors.users.signing import SigningKey, load_or_create
-from tests.people import PASSWORD, Person, new_email
+from tests.support.people import PASSWORD, Person, new_email
 
 USERS = "/api/user"
 

@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 
 from actors.contracts.config import Settings
-from tests.conftest import role_dsn
-from tests.people import Person
+from actors.runtime.db import role_dsn
+from tests.support.people import Person
 
 LOANS = "/api/loan"
 

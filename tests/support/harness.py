@@ -24,6 +24,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from actors.contracts.config import Settings, load_settings
@@ -32,11 +33,12 @@ from actors.users.service import key_path
 from actors.users.signing import load_or_create
 from ops.embedded import FAST_SETTINGS, EmbeddedNats, EmbeddedPostgres, free_port
 from ops.registry import ACTORS
-from tests.chaos.cluster import PASSWORDS as CLUSTER_PASSWORDS
-from tests.chaos.cluster import NatsCluster
-from tests.conftest import _create_database, _drop_database, _with_database
-from tests.people import Person, admin, agent, signup
-from tests.processes import LOANS, env_for
+from tests.support.cluster import PASSWORDS as CLUSTER_PASSWORDS
+from tests.support.cluster import NatsCluster
+from tests.support.databases import create_database, drop_database, with_database
+from tests.support.people import Person, admin, agent, signup
+from tests.support.polling import eventually
+from tests.support.processes import LOANS, env_for
 
 # What each chaos test measured, printed at the end of the run (tests/chaos/conftest.py).
 REPORT: list[str] = []
@@ -54,7 +56,7 @@ def report(name: str, **figures: Any) -> None:
 class System:
     settings: Settings
     admin_url: str  # superuser on this system's database: reads both schemas
-    nats: EmbeddedNats | None  # None on a cluster (tests/chaos/cluster.py)
+    nats: EmbeddedNats | None  # None on a cluster (tests/support/cluster.py)
     logs: Path
     http_url: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -104,17 +106,19 @@ class System:
         self.nats.start()
 
     async def wait_ready(self, http: httpx.AsyncClient, within: float = 45.0) -> None:
-        deadline = time.monotonic() + within
-        while True:
+        async def ready() -> bool:
             for name, process in self.processes.items():
-                assert process.poll() is None, f"{name} exited while starting; see {self.logs}/{name}.log"
-            try:
-                if (await http.get("/ready")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"the system was not ready in {within} s; logs in {self.logs}"
-            await asyncio.sleep(0.2)
+                if process.poll() is not None:
+                    pytest.fail(f"{name} exited while starting; see {self.logs}/{name}.log")
+            return (await http.get("/ready")).status_code == 200
+
+        await eventually(
+            ready,
+            timeout=within,
+            interval=0.2,
+            what=f"the system was not ready (logs in {self.logs})",
+            ignoring=(httpx.TransportError,),
+        )
 
     async def db(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.admin_url)
@@ -152,7 +156,7 @@ async def system(
         settings = load_settings(
             {},
             nats_url=nats_url,
-            database_url=_with_database(server_admin, database),
+            database_url=with_database(server_admin, database),
             db_role_prefix=f"lc{run}_",
             data_dir=str(tmp / "data"),
             bcrypt_cost=4,
@@ -163,8 +167,8 @@ async def system(
             outbox_poll_seconds=0.5,
             events_replicas=1 if cluster is None else len(cluster.nodes),
         )
-        await _create_database(server_admin, database)
-        sys = System(settings, _with_database(server_admin, database), nats_server, logs, postgres=postgres)
+        await create_database(server_admin, database)
+        sys = System(settings, with_database(server_admin, database), nats_server, logs, postgres=postgres)
         if cluster is not None:
             sys.nats_passwords = CLUSTER_PASSWORDS
         sys.http_url = f"http://127.0.0.1:{settings.http_port}"
@@ -182,7 +186,7 @@ async def system(
             nats_server = sys.nats  # the one running now: a test may have restarted it
             if sys.postgres is not None and sys.postgres.pid is None:
                 sys.postgres.start()  # stopped by the test: back up, to drop what it made
-            await _drop_database(server_admin, database, [settings.role_for(a) for a in ACTORS])
+            await drop_database(server_admin, database, [settings.role_for(a) for a in ACTORS])
     finally:
         if nats_server is not None:
             nats_server.stop()
@@ -203,18 +207,20 @@ async def cast(http: httpx.AsyncClient, settings: Settings) -> Cast:
     customer = await signup(http, "customer")
     approved = await agent(http, boss, "approved")
     loans: list[str] = []
-    deadline = time.monotonic() + 15
-    while len(loans) < 5:  # the approval reaches the loans actor by an event: wait for it
-        made = await http.post(
-            "/api/loan/customer-loan",
-            json={"customer_id": customer.id, "principal": f"{10_000 + len(loans)}.00", "months": 12},
-            headers=approved.headers,
-        )
-        if made.status_code == 201:
+
+    async def five_loans_made() -> bool:
+        while len(loans) < 5:
+            made = await http.post(
+                "/api/loan/customer-loan",
+                json={"customer_id": customer.id, "principal": f"{10_000 + len(loans)}.00", "months": 12},
+                headers=approved.headers,
+            )
+            assert made.status_code == 201, made.text
             loans.append(made.json()["data"]["id"])
-        else:
-            assert time.monotonic() < deadline, made.text
-            await asyncio.sleep(0.2)
+        return True
+
+    # The approval reaches the loans actor by an event: until it has, the agent's loans are refused.
+    await eventually(five_loans_made, timeout=15, interval=0.2, what="the approved agent made no loans")
     return Cast(boss, approved, customer, loans)
 
 
@@ -342,23 +348,30 @@ class EventFigures:
 
 
 async def events_settled(sys: System, within: float = 30.0) -> EventFigures:
-    """Wait until every loan event is published and applied by its consumer (or the time is up)."""
-    deadline = time.monotonic() + within
+    """Wait until every loan event is published and applied by its consumer (or the time is up).
+
+    Whether or not they settle, the figures are returned: the test reports them, then asserts.
+    """
     con = await sys.db()
     try:
-        while True:
+
+        async def figures() -> EventFigures:
             row = await con.fetchrow(
                 """SELECT (SELECT count(*) FROM loans.loan_history) AS written,
                           (SELECT count(*) FROM loans.outbox) AS unpublished,
                           (SELECT count(*) FROM users.inbox WHERE consumer = 'users-loan-activity')
                               AS applied"""
             )
-            figures = EventFigures(row["written"], row["unpublished"], row["applied"])
-            if figures.lost == 0 and figures.unpublished == 0:
-                return figures
-            if time.monotonic() > deadline:
-                return figures
-            await asyncio.sleep(0.25)
+            return EventFigures(row["written"], row["unpublished"], row["applied"])
+
+        async def settled() -> EventFigures | None:
+            now = await figures()
+            return now if now.lost == 0 and now.unpublished == 0 else None
+
+        try:
+            return await eventually(settled, timeout=within, interval=0.25)
+        except AssertionError:
+            return await figures()
     finally:
         await con.close()
 
