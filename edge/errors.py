@@ -2,14 +2,17 @@
 
 Actors' error replies, the edge's own refusals (ActorError subclasses, shared with the actors),
 NATS failures (already turned into ActorErrors by nats_call) and Litestar's own HTTP errors
-(unknown route, wrong method, body too large) all go through `exception_to_http_response`.
+(unknown route, wrong method, body too large) all go through `render_error`, the one table from
+failure to answer: Litestar's exception handler (`exception_to_http_response`) and the fast path
+(edge/fastpath.py) only put its answer into their own kind of response.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import msgspec
 from litestar import Request, Response
@@ -17,7 +20,6 @@ from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
 from opentelemetry import trace
 
-from actors.contracts.base import ErrorReply
 from actors.contracts.errors import ActorError, TooManyRequests, Unavailable
 
 log = logging.getLogger("edge.errors")
@@ -68,51 +70,14 @@ class CircuitOpen(Unavailable):
 class PayloadTooLarge(ActorError):
     """A body over the edge's limit (the fast path's; Litestar raises its own for the rest)."""
 
-    status, code = 413, "payload_too_large"
-
     def __init__(self) -> None:
-        super().__init__("Request Entity Too Large")  # Litestar's words, so both paths agree
+        # Litestar's words, so both paths agree
+        super().__init__(413, "payload_too_large", "Request Entity Too Large")
 
 
 def retry_after_of(exc: ActorError) -> int | None:
     """Seconds for the `Retry-After` header of a refusal that says when to come back."""
     return exc.retry_after if isinstance(exc, RateLimited | CircuitOpen) else None
-
-
-_reply_decoder = msgspec.json.Decoder(ErrorReply)
-
-
-def error_from_reply(status: str, description: str | None, body: bytes) -> ActorError:
-    """An actor's micro error reply (status header, description header, JSON body) as an exception."""
-    try:
-        code_number = int(status)
-    except ValueError:
-        code_number = 500
-    if not 400 <= code_number <= 599:
-        code_number = 500
-    try:
-        reply = _reply_decoder.decode(body)
-        code, message, details = reply.code, reply.message, reply.details
-    except msgspec.MsgspecError:
-        code, message, details = CODES.get(code_number, "error"), description or "request failed", None
-    error = ActorError(message, code=code, details=details)
-    error.status = code_number
-    return error
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    details: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response[bytes]:
-    return Response(
-        content=error_body(code, message, details),
-        media_type=MediaType.JSON,
-        status_code=status,
-        headers=dict(headers) if headers else None,
-    )
 
 
 def error_body(code: str, message: str, details: Any = None) -> bytes:
@@ -121,17 +86,36 @@ def error_body(code: str, message: str, details: Any = None) -> bytes:
     return msgspec.json.encode(body)
 
 
-def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """The one table from failure to HTTP answer (registered for every exception type)."""
+class ErrorAnswer(NamedTuple):
+    """The HTTP answer to a failure: its status, the envelope's bytes, headers besides Content-Type."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_INTERNAL = ErrorAnswer(500, error_body("internal_error", "internal error"), _NO_HEADERS)
+
+
+def render_error(exc: Exception, method: str, path: str) -> ErrorAnswer:
+    """The one table from failure to HTTP answer; `method` and `path` only name the request in the log."""
     if isinstance(exc, ActorError):  # its message is safe to show, whatever the status
         retry_after = retry_after_of(exc)
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else _NO_HEADERS
+        return ErrorAnswer(exc.status, error_body(exc.code, exc.message, exc.details), headers)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         status = exc.status_code
         # Litestar puts validation failures in `extra`; a 405 carries its Allow header.
-        return error_response(status, CODES.get(status, "error"), exc.detail, exc.extra or None, exc.headers)
+        body = error_body(CODES.get(status, "error"), exc.detail, exc.extra or None)
+        return ErrorAnswer(status, body, exc.headers or _NO_HEADERS)
     # Unexpected, or a 500 from below: log it whole, tell the caller nothing about the inside.
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    log.error("%s %s failed", method, path, exc_info=exc)
     trace.get_current_span().record_exception(exc)  # the server span; it turns ERROR on the 500
-    return error_response(500, "internal_error", "internal error")
+    return _INTERNAL
+
+
+def exception_to_http_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Litestar's handler for every exception type: `render_error`'s answer as a Response."""
+    status, body, headers = render_error(exc, request.method, request.url.path)
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=dict(headers) or None)

@@ -11,26 +11,24 @@ limiter), /health, /ready, /metrics, the OpenAPI document, an unknown path or me
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import parse_qsl
 
-from litestar._parsers import parse_query_string  # the parser Litestar's own requests use
-from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from actors.contracts.errors import ActorError
 from edge.context import Edge
 from edge.endpoint import Endpoint
-from edge.errors import PayloadTooLarge, error_body, retry_after_of
+from edge.errors import ErrorAnswer, PayloadTooLarge, render_error
 from edge.forward import admit, ask
 from otel import spans
 from otel.setup import enabled as tracing
 
-log = logging.getLogger("edge.fastpath")
 _JSON = (b"content-type", b"application/json")
 # A path id in the fast path is a UUID in its usual spelling; anything else (another spelling, a
 # static route's name such as GET /api/loan/customer-loan, which Litestar answers 405) is left to
@@ -125,12 +123,8 @@ class FastPath:
             body = await self._body(receive, headers) if ep.has_body else b""
             query = _query(scope.get("query_string", b""))
             reply = await ask(self.edge, ep, headers, path, query, body)
-        except ActorError as exc:
-            return _error(exc)
-        except Exception as exc:
-            log.error("%s %s failed", scope["method"], scope["path"], exc_info=exc)
-            trace.get_current_span().record_exception(exc)  # the server span, if tracing
-            return _error(ActorError("internal error"))
+        except Exception as exc:  # the answer Litestar's exception handler would give (edge/errors.py)
+            return _error(render_error(exc, scope["method"], scope["path"]))
         return ep.status, [_JSON, (b"content-length", str(len(reply)).encode())], reply
 
     async def _body(self, receive: Receive, headers: Mapping[str, str]) -> bytes:
@@ -155,15 +149,17 @@ class FastPath:
         return b"".join(chunks)
 
 
-def _query(query_string: bytes) -> dict[str, str]:
-    """Query parameters as Litestar reads them (its own parser): the first of a repeat wins."""
-    return dict(reversed(parse_query_string(query_string)))
+@lru_cache(1024)  # clients repeat the same few query strings (page=1&page_size=20); so does Litestar
+def _query(query_string: bytes) -> Mapping[str, str]:
+    """Query parameters as Litestar's `Request.query_params` reads them: the first of a repeat wins.
+    Read-only (one cached mapping answers every request with the same query string)."""
+    # What Litestar's request does: latin-1 for the raw bytes, UTF-8 for %-escapes, blanks kept.
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, separator="&")
+    return MappingProxyType(dict(reversed(pairs)))
 
 
-def _error(exc: ActorError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    body = error_body(exc.code, exc.message, exc.details)
+def _error(answer: ErrorAnswer) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    status, body, extra = answer
     headers = [_JSON, (b"content-length", str(len(body)).encode())]
-    retry_after = retry_after_of(exc)
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    return exc.status, headers, body
+    headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
+    return status, headers, body

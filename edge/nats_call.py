@@ -1,11 +1,13 @@
-"""The edge's side of NATS request-reply: headers, deadline, retries, the circuit breaker, and every
-failure as an ActorError.
+"""The edge's side of NATS request-reply: retries, the circuit breaker and metrics, around the one
+request client.
 
 One request has one deadline (`request_timeout` from its start). A retry-safe request (a read, or a
 write with an Idempotency-Key) may take several attempts inside it (edge/retry.py), each capped at
 `attempt_timeout` so that a worker killed mid-request leaves time to ask another; each attempt
 sends its own end as `Loans-Deadline`, so the actor stops working on an attempt the edge no longer
-waits for. Every attempt passes the subject's circuit breaker (edge/breaker.py) first.
+waits for. Every attempt passes the subject's circuit breaker (edge/breaker.py) first. The attempt
+itself (headers, deadline, trace span, error decoding) is the one request client's
+(actors/bus/client.py); this module decides only whether, when and how long to try.
 """
 
 from __future__ import annotations
@@ -17,22 +19,16 @@ from collections.abc import Mapping
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from nats.errors import NoRespondersError
-from opentelemetry.trace import Span
 
+from actors.bus.client import CANCELLED, Outcome, exchange
 from actors.bus.connection import server_of
-from actors.contracts.errors import ActorError, DeadlineExceeded, Unavailable
-from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.contracts.errors import ActorError
 from edge.breaker import Breaker, Breakers, State
-from edge.errors import CircuitOpen, error_from_reply
+from edge.errors import CircuitOpen
 from edge.metrics import EdgeMetrics
 from edge.retry import NO_RETRY, RetryPolicy
-from otel import spans
-from otel.setup import enabled as tracing
 
 PING_TIMEOUT = 0.5  # seconds: /ready must answer fast even when an actor is gone
-NOT_CONNECTED = "the service is temporarily unavailable (message bus not connected)"
-NO_WORKER = "the service is temporarily unavailable (no worker answers)"
 # Outcomes that say the subject is not being served; "unavailable" (the bus is down) says nothing
 # about one subject, and any reply, an error reply too, says it is served.
 _SUBJECT_FAILED = frozenset({"no_responders", "timeout", "504"})
@@ -126,51 +122,22 @@ class Bus:
         headers: Mapping[str, str] | None,
         timeout: float,
         breaker: Breaker | None,
-    ) -> tuple[str, ActorError | None, bytes]:
-        sent = {**(headers or {}), DEADLINE_HEADER: str(int((time.time() + timeout) * 1000))}
-        # With tracing on, the client span's context replaces a traceparent forwarded from the
-        # HTTP client (the edge's server span has continued that trace already).
-        span = spans.nats_client(subject, sent) if tracing() else None
+    ) -> Outcome:
         started = time.perf_counter()
-        outcome, error, data = "cancelled", None, b""
+        outcome, error, data = CANCELLED, None, b""
         try:
-            outcome, error, data = await self._exchange(subject, payload, sent, timeout)
+            outcome, error, data = await exchange(self.nc, subject, payload, timeout=timeout, headers=headers)
         except BaseException:
             if breaker is not None:
                 breaker.release()  # cancelled: no verdict, and the probe slot is free again
             raise
         finally:
             self._observe(subject, outcome, time.perf_counter() - started)
-            if span is not None:
-                _finish(span, outcome, error)
         return outcome, error, data
 
     def _observe(self, subject: str, outcome: str, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.observe_nats(subject, outcome, seconds)
-
-    async def _exchange(
-        self, subject: str, payload: bytes, sent: dict[str, str], timeout: float
-    ) -> tuple[str, ActorError | None, bytes]:
-        """(outcome, the error to raise or None, the reply body) of one request."""
-        nc = self.nc
-        # While disconnected nats-py would buffer the request and let it time out: refuse at once.
-        if nc is None or not nc.is_connected:
-            return "unavailable", Unavailable(NOT_CONNECTED), b""
-        try:
-            msg = await nc.request(subject, payload, timeout=timeout, headers=sent)
-        except NoRespondersError:
-            return "no_responders", Unavailable(NO_WORKER), b""
-        except TimeoutError:  # nats.errors.TimeoutError is one
-            return "timeout", DeadlineExceeded("the service did not answer in time"), b""
-        except NatsError:  # closed, reconnecting, buffer full: the bus is not usable right now
-            return "unavailable", Unavailable("the service is temporarily unavailable"), b""
-        reply_headers = msg.headers or {}
-        # nc.request does not raise on an error reply: the micro error headers say it failed.
-        status = reply_headers.get(ERROR_CODE_HEADER)
-        if status:
-            return status, error_from_reply(status, reply_headers.get(ERROR_HEADER), msg.data), b""
-        return "ok", None, msg.data
 
     async def ping(self, service: str) -> bool:
         """Whether at least one replica of `service` answers the micro $SRV.PING."""
@@ -203,12 +170,3 @@ def _judge(breaker: Breaker, outcome: str, sent_at: float, *, slow: bool, retryi
         breaker.release()
     else:
         breaker.success()  # any reply, an error reply too: the subject is served
-
-
-def _finish(span: Span, outcome: str, error: ActorError | None) -> None:
-    if error is not None:
-        if error.status < 500:
-            spans.refused(span, error.status, error.code)
-        else:
-            spans.failed(span, error.status, None, outcome)
-    span.end()

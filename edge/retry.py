@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from actors.contracts.config import Settings
 
-# Outcomes (edge/nats_call.py) after which a retry-safe request may be sent again.
+# Outcomes (actors/bus/client.py's `exchange`) after which a retry-safe request may be sent again.
 RETRY_ON = frozenset({"no_responders", "timeout", "504", "unavailable"})
 MIN_ATTEMPT = 0.05  # seconds: an attempt with less time left than this is not worth sending
 

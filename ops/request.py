@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 import sys
-import time
 
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
-
+from actors.bus.client import NO_RESPONDERS, OK, TIMEOUT, UNAVAILABLE, exchange
 from actors.bus.connection import connect
 from actors.contracts.config import Settings
-from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER
 
 
 async def send(settings: Settings, subject: str, body: str, token: str | None, timeout: float) -> int:
     """Print the reply body on stdout; an error reply also goes there, and the exit code is 1."""
     nc = await connect(settings, "loans-request")
-    headers = {DEADLINE_HEADER: str(int((time.time() + timeout) * 1000))}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     try:
-        reply = await nc.request(subject, body.encode(), timeout=timeout, headers=headers)
-    except NoRespondersError:
-        print(f"loans: no worker is serving {subject}", file=sys.stderr)
-        return 3
-    except NatsTimeout:
-        print(f"loans: no reply on {subject} within {timeout} s", file=sys.stderr)
-        return 4
+        outcome, error, data = await exchange(nc, subject, body.encode(), timeout=timeout, token=token)
     finally:
         await nc.drain()
-    sys.stdout.write(reply.data.decode(errors="replace") + "\n")
-    status = (reply.headers or {}).get(ERROR_CODE_HEADER)
-    if status:
-        print(f"loans: error {status}", file=sys.stderr)
+    if outcome == NO_RESPONDERS:
+        print(f"loans: no worker is serving {subject}", file=sys.stderr)
+        return 3
+    if outcome == TIMEOUT:
+        print(f"loans: no reply on {subject} within {timeout} s", file=sys.stderr)
+        return 4
+    if outcome == UNAVAILABLE and error is not None:  # the bus failed under us: no reply to print
+        print(f"loans: {error.message}", file=sys.stderr)
+        return 1
+    sys.stdout.write(data.decode(errors="replace") + "\n")
+    if outcome != OK:
+        print(f"loans: error {outcome}", file=sys.stderr)
         return 1
     return 0

@@ -8,46 +8,55 @@ from typing import Any
 class ActorError(Exception):
     """An expected failure: its status, code and message are safe to show the caller."""
 
-    status = 500
-    code = "internal_error"
-
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, *, details: Any = None) -> None:
         super().__init__(message)
+        self.status = status
+        self.code = code
         self.message = message
-        if code is not None:
-            self.code = code
         self.details = details
 
 
-class BadRequest(ActorError):
+class _FixedStatus(ActorError):
+    """An ActorError whose class fixes the status and names the usual code, so call sites say
+    only what went wrong: `raise NotFound("no such loan")`; `code=` may name a more specific one."""
+
+    status: int
+    code: str
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        kind = type(self)
+        super().__init__(kind.status, kind.code if code is None else code, message, details=details)
+
+
+class BadRequest(_FixedStatus):
     status, code = 400, "validation_error"
 
 
-class Unauthenticated(ActorError):
+class Unauthenticated(_FixedStatus):
     status, code = 401, "unauthenticated"
 
 
-class Forbidden(ActorError):
+class Forbidden(_FixedStatus):
     status, code = 403, "forbidden"
 
 
-class NotFound(ActorError):
+class NotFound(_FixedStatus):
     status, code = 404, "not_found"
 
 
-class Conflict(ActorError):
+class Conflict(_FixedStatus):
     status, code = 409, "conflict"
 
 
-class TooManyRequests(ActorError):
+class TooManyRequests(_FixedStatus):
     status, code = 429, "rate_limited"
 
 
-class Unavailable(ActorError):
+class Unavailable(_FixedStatus):
     status, code = 503, "service_unavailable"
 
 
-class DeadlineExceeded(ActorError):
+class DeadlineExceeded(_FixedStatus):
     status, code = 504, "timeout"
 
 

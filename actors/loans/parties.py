@@ -8,25 +8,22 @@ version, so an older event never overwrites a newer state.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 
+from actors.bus.client import NO_RESPONDERS, OK, TIMEOUT, UNAVAILABLE, exchange
 from actors.contracts.errors import Forbidden, Unavailable
-from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER
 from actors.contracts.users import UserChanged, UserRecord
 from actors.runtime.actor import Context
 from actors.runtime.db import Conn
-from otel.propagation import inject
 
 _decode_user = msgspec.json.Decoder(UserRecord).decode
 _LOOKUP_TIMEOUT = 2.0
+_NOT_ANSWERING = frozenset({NO_RESPONDERS, TIMEOUT, UNAVAILABLE})
 
 PARTY_COLUMNS = "id, role, status, email, first_name, last_name, deleted"
 get_party = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
@@ -135,24 +132,19 @@ def _acting(agent: Party | None) -> bool:
 
 
 async def _ask_users(ctx: Context[Any], user_id: UUID) -> UserRecord | None:
-    headers = {
-        "Authorization": f"Bearer {ctx.user.token}",
-        DEADLINE_HEADER: str(int((time.time() + _LOOKUP_TIMEOUT) * 1000)),
-    }
-    inject(headers)  # the users.get span joins the trace of the request that needed it
     body = msgspec.json.encode({"user_id": user_id})
-    try:
-        reply = await ctx.nc.request("users.get", body, timeout=_LOOKUP_TIMEOUT, headers=headers)
-    except (NoRespondersError, NatsTimeout):
-        raise Unavailable("the users service is not answering") from None
-    status = (reply.headers or {}).get(ERROR_CODE_HEADER)
-    if status == "404":
+    outcome, _, data = await exchange(
+        ctx.nc, "users.get", body, timeout=_LOOKUP_TIMEOUT, token=ctx.user.token
+    )
+    if outcome == OK:
+        return _decode_user(data)
+    if outcome == "404":
         return None
-    if status == "401":  # the users actor no longer knows the caller: a deleted account
+    if outcome == "401":  # the users actor no longer knows the caller: a deleted account
         raise Forbidden("the agent account is no longer active")
-    if status is not None:
-        raise Unavailable(f"the users service answered {status}")
-    return _decode_user(reply.data)
+    if outcome in _NOT_ANSWERING:
+        raise Unavailable("the users service is not answering")
+    raise Unavailable(f"the users service answered {outcome}")
 
 
 async def approved_agent_and(ctx: Context[Any], user_id: UUID) -> tuple[Party, Party | None]:

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from nats.aio.client import Client
-from nats.errors import Error as NatsError
 
+from actors.bus.client import request
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
+from actors.contracts.errors import ActorError
 from actors.loans.handlers import LoansState, actor
 from actors.runtime.actor import Deployable
 
 
 async def build(settings: Settings, nc: Client) -> tuple[LoansState, TokenVerifier]:
     async def users_jwks() -> bytes:
-        reply = await nc.request("users.jwks", b"", timeout=2.0)
-        return reply.data
+        return await request(nc, "users.jwks", timeout=2.0)
 
     verifier = TokenVerifier(users_jwks)
     try:
         verifier.load(await users_jwks())
-    except (TimeoutError, NatsError):
+    except ActorError:
         pass  # users not up yet: the verifier fetches the keys on the first token it sees
     return LoansState(), verifier
 

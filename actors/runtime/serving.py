@@ -142,7 +142,7 @@ class ServingActor(Generic[S]):
             log.exception("%s: unexpected error", route.subject)
             if span is not None:
                 spans.failed(span, 500, exc, error)
-            await _respond_error(self.nc, msg, ActorError("internal error"))
+            await _respond_error(self.nc, msg, ActorError(500, "internal_error", "internal error"))
         finally:
             counters.record(started, error)
 

@@ -10,12 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import Request
+from litestar.testing import RequestFactory
 
 from actors.contracts.config import Settings
 from edge.app import EdgeApp, create_app
-from edge.fastpath import FastPath
+from edge.fastpath import FastPath, _query
 from edge.routes import loans, users
-from tests.people import Cast
+from tests.support.people import Cast
 
 pytestmark = pytest.mark.anyio
 COMPARED_HEADERS = ("content-type", "retry-after")
@@ -111,3 +113,19 @@ async def test_the_fast_path_answers_as_litestar_does(
         # the first answered by the fast path (except what it leaves to Litestar), the second not
         assert served[0] is ("not-a-uuid" not in url and "approve-delete/nope" not in url), where
         assert served[1:] == [], where
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        b"",
+        b"page=2&page=x&page_size=",  # a repeat: the first wins; a blank is kept
+        b"a=%C3%A9&b=+c+&c",  # UTF-8 escapes, plus for space, a name alone
+        b"=x&q=%ZZ&r=\xe9",  # no name, a broken escape, a raw latin-1 byte
+        b"a=1;b=2&&c=%00",  # `;` is no separator; an empty pair; an escaped NUL
+    ],
+)
+def test_the_fast_path_reads_a_query_string_as_litestar_does(query_string: bytes) -> None:
+    scope = {**RequestFactory().get("/api/loan/list-loans-customer").scope, "query_string": query_string}
+    params = Request(scope).query_params
+    assert _query(query_string) == {name: params.get(name) for name in params}

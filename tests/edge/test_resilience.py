@@ -25,9 +25,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
+from actors.bus import client as request_client
 from actors.contracts.config import Settings
 from actors.contracts.errors import ActorError, DeadlineExceeded, Unavailable
 from actors.contracts.headers import DEADLINE_HEADER, ERROR_CODE_HEADER, ERROR_HEADER
+from actors.runtime.db import role_dsn
 from edge.app import create_app
 from edge.breaker import Breakers, State
 from edge.context import Edge
@@ -38,8 +40,7 @@ from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
 from edge.retry import RetryPolicy
 from ops.embedded import EmbeddedNats
-from tests.conftest import role_dsn
-from tests.people import Cast
+from tests.support.people import Cast
 
 pytestmark = pytest.mark.anyio
 NATS = "loans_edge_nats_request_duration_seconds"
@@ -315,15 +316,14 @@ async def test_a_create_whose_reply_is_lost_is_asked_again_and_makes_one_loan(
     worker dies between its commit and its reply). The edge's retry carries the key it made for
     the first attempt, and the worker answers it with that same loan."""
     app = create_app(settings, nc=nc, startup_wait=5)
-    bus: Bus = app.state.edge.bus
-    exchange = bus._exchange
+    send = request_client._send  # one attempt on the wire, its headers built (deadline included)
     lost: list[tuple[dict[str, str], bytes]] = []
 
     async def losing_the_first_reply(
-        subject: str, payload: bytes, sent: dict[str, str], timeout: float
+        bus_nc: Client | None, subject: str, payload: bytes, sent: dict[str, str], timeout: float
     ) -> tuple[str, ActorError | None, bytes]:
         if subject != "loans.create" or lost:
-            return await exchange(subject, payload, sent, timeout)
+            return await send(bus_nc, subject, payload, sent, timeout)
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox, max_msgs=1)
         await nc.publish(subject, payload, reply=inbox, headers=sent)
@@ -331,7 +331,7 @@ async def test_a_create_whose_reply_is_lost_is_asked_again_and_makes_one_loan(
         lost.append((sent, reply.data))
         return "timeout", DeadlineExceeded("the service did not answer in time"), b""
 
-    monkeypatch.setattr(bus, "_exchange", losing_the_first_reply)
+    monkeypatch.setattr(request_client, "_send", losing_the_first_reply)
     principal = "31415.92"
     async with (
         app.lifespan(),
