@@ -87,7 +87,8 @@ class FieldChange(Message):
 
 class HistoryRow(Message):
     version: int
-    change: Literal["created", "edited", "approved", "rejected"]
+    # amount_recomputed: db/loans/0006 made a stored amount the schedule's sum (no one asked for it)
+    change: Literal["created", "edited", "approved", "rejected", "amount_recomputed"]
     changed_by: UUID
     changed_at: datetime
     fields: dict[str, FieldChange]
@@ -117,6 +118,24 @@ class ScheduleRow(Message):
 
 class Schedule(Message):
     loan_id: UUID
+    rows: list[ScheduleRow]
+
+
+class QuoteLoan(Message):
+    """The terms a loan would have: the same principal and months a create takes."""
+
+    principal: Principal
+    months: Months
+
+
+class Quote(Message):
+    """Terms and schedule of a loan not made (due dates null: there is no start date)."""
+
+    principal: Decimal
+    interest: Decimal
+    months: int
+    emi: Decimal
+    amount: Decimal
     rows: list[ScheduleRow]
 
 

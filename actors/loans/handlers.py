@@ -1,10 +1,11 @@
-"""The `loans.*` subjects: create, decide, edit, read, list, history and schedule of loans."""
+"""The `loans.*` subjects: create, decide, edit, read, list, history and schedule of loans, and
+the quote of a loan not made."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +51,21 @@ def _terms(principal: Decimal, months: int) -> money.Terms:
         return money.terms_for(principal, months)
     except money.OutOfRange as exc:
         raise BadRequest(str(exc), details={"field": "principal"}) from None
+
+
+def _schedule_rows(rows: list[money.ScheduleRow], start: date | None) -> list[m.ScheduleRow]:
+    """The schedule's rows as replies carry them; due dates only once there is a start date."""
+    return [
+        m.ScheduleRow(
+            month=row.month,
+            due_date=money.add_months(start, row.month) if start is not None else None,
+            payment=row.payment,
+            interest=row.interest,
+            principal=row.principal,
+            balance=row.balance,
+        )
+        for row in rows
+    ]
 
 
 async def _record(
@@ -221,20 +237,26 @@ async def loan_history(req: m.LoanHistory, ctx: Ctx) -> m.HistoryPage:
 async def loan_schedule(req: m.LoanId, ctx: Ctx) -> m.Schedule:
     """The amortization schedule; due dates appear once the loan is approved."""
     loan = await _readable_loan(ctx, req.loan_id)
-    start = loan.start_date
-    return m.Schedule(
-        loan_id=loan.id,
-        rows=[
-            m.ScheduleRow(
-                month=row.month,
-                due_date=money.add_months(start, row.month) if start is not None else None,
-                payment=row.payment,
-                interest=row.interest,
-                principal=row.principal,
-                balance=row.balance,
-            )
-            for row in money.schedule(loan.principal, loan.interest, loan.months)
-        ],
+    rows = money.schedule(loan.principal, loan.interest, loan.months)
+    return m.Schedule(loan_id=loan.id, rows=_schedule_rows(rows, loan.start_date))
+
+
+@actor.handle("loans.quote", m.QuoteLoan, roles=ANY_USER)
+async def quote_loan(req: m.QuoteLoan, ctx: Ctx) -> m.Quote:
+    """The terms and schedule a loan of this principal and months would have; nothing is saved."""
+    try:
+        terms, rows = money.quote(req.principal, req.months)
+    except money.OutOfRange as exc:
+        raise BadRequest(str(exc), details={"field": "principal"}) from None
+    if ctx.user.role == "agent":
+        await parties.approved_agent(ctx)  # as on every loan route: a rejected agent acts on none
+    return m.Quote(
+        principal=records.cents(req.principal),
+        interest=terms.interest,
+        months=req.months,
+        emi=terms.emi,
+        amount=terms.amount,
+        rows=_schedule_rows(rows, None),
     )
 
 

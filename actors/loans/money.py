@@ -1,20 +1,19 @@
 """Loan maths: the interest tier table, EMI, the amortization schedule and calendar-month steps.
 
-Everything is Decimal under a local context, so results do not depend on the caller's context and no
-float ever touches money. Amounts are returned as cents (exactly two decimal places).
+Money is worked in whole cents and the monthly rate as an exact fraction, so each rounding is
+exactly the design's "half-up to cents" (no precision to run out of, no half cent missed because
+rate / 1200 seldom has a finite decimal), results do not depend on any Decimal context and no
+float ever touches money. Amounts are returned as Decimals with exactly two decimal places.
 """
 
 from __future__ import annotations
 
 import calendar
-import decimal
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
-
-CENT = Decimal("0.01")
-# Far more digits than cents need, so (1+r)^n for n = 480 loses nothing that rounding would show.
-_PRECISION = 50
 
 # The one place the tiers live (annual %), by lowest principal, ascending. The first bound is the
 # minimum principal: below it a loan is refused rather than given some default rate.
@@ -36,7 +35,7 @@ class OutOfRange(ValueError):
 class Terms(NamedTuple):
     interest: Decimal
     emi: Decimal
-    amount: Decimal
+    amount: Decimal  # what the customer pays in all: the sum of the schedule's payments
 
 
 class ScheduleRow(NamedTuple):
@@ -47,16 +46,33 @@ class ScheduleRow(NamedTuple):
     balance: Decimal
 
 
-def _context() -> decimal.Context:
-    return decimal.Context(prec=_PRECISION, rounding=ROUND_HALF_UP)
+class Quote(NamedTuple):
+    """A loan's terms and its schedule, worked out together (the schedule gives the amount)."""
+
+    terms: Terms
+    rows: list[ScheduleRow]
 
 
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+# Cents as integers: (month, payment, interest, principal, balance) of one schedule row.
+_CentsRow = tuple[int, int, int, int, int]
 
 
-def _monthly_rate(annual_rate: Decimal) -> Decimal:
-    return annual_rate / 12 / 100
+def _half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator (both ≥ 0, denominator > 0) rounded half-up to an integer."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _money(cents: int) -> Decimal:
+    """Cents as a Decimal with two places (12345 → 123.45, 0 → 0.00), needing no context."""
+    whole, part = divmod(abs(cents), 100)
+    return Decimal(f"{'-' if cents < 0 else ''}{whole}.{part:02d}")  # from text: exact, no context
+
+
+@lru_cache(64)  # a handful of tier rates: building the fraction costs more than a short schedule
+def _monthly_rate(annual_rate: Decimal) -> tuple[int, int]:
+    """r = annual_rate / 12 / 100 as an exact fraction (numerator, denominator)."""
+    r = Fraction(annual_rate) / 1200
+    return r.numerator, r.denominator
 
 
 def _check_cents(value: Decimal, name: str) -> None:
@@ -95,30 +111,51 @@ def interest_rate_for(principal: Decimal) -> Decimal:
     return rate
 
 
-def emi(principal: Decimal, annual_rate: Decimal, months: int) -> Decimal:
-    """The equal monthly instalment, rounded half-up to cents."""
+def _emi_cents(principal: Decimal, annual_rate: Decimal, months: int) -> int:
     if months < 1:
         raise OutOfRange(f"months must be at least 1, got {months}")
-    with decimal.localcontext(_context()):
-        r = _monthly_rate(annual_rate)
-        if r == 0:
-            return _cents(principal / months)
-        growth = (1 + r) ** months
-        return _cents(principal * r * growth / (growth - 1))
+    p, q = _monthly_rate(annual_rate)
+    top, bottom = principal.as_integer_ratio()  # P = top / bottom, exactly
+    if p == 0:
+        return _half_up(100 * top, bottom * months)
+    # With r = p/q: P·r·(1+r)^n / ((1+r)^n − 1) = P·p·(q+p)^n / (q·((q+p)^n − q^n)), in integers.
+    growth, base = (q + p) ** months, q**months
+    return _half_up(100 * top * p * growth, bottom * q * (growth - base))
 
 
-def total_payable(emi: Decimal, months: int) -> Decimal:
-    """What the borrower is quoted to pay in all: the instalment times the number of months."""
-    with decimal.localcontext(_context()):
-        return _cents(emi * months)
+def emi(principal: Decimal, annual_rate: Decimal, months: int) -> Decimal:
+    """The equal monthly instalment, rounded half-up to cents."""
+    return _money(_emi_cents(principal, annual_rate, months))
 
 
-def terms_for(principal: Decimal, months: int) -> Terms:
-    """Rate, EMI and amount for a requested loan, after checking it against the API limits."""
-    _check_months(months)
-    rate = interest_rate_for(principal)
-    instalment = emi(principal, rate, months)
-    return Terms(interest=rate, emi=instalment, amount=total_payable(instalment, months))
+def _schedule_cents(principal: Decimal, annual_rate: Decimal, months: int) -> tuple[int, list[_CentsRow]]:
+    """The EMI and the rows of the schedule, in cents (principal already checked to be cents)."""
+    payment = _emi_cents(principal, annual_rate, months)
+    p, q = _monthly_rate(annual_rate)
+    # interest = half_up(balance · p / q) = (2·balance·p + q) // 2q, with the constants hoisted
+    twice_p, twice_q = 2 * p, 2 * q
+    top, bottom = principal.as_integer_ratio()
+    balance = 100 * top // bottom  # exact: at most two decimal places
+    rows: list[_CentsRow] = []
+    for month in range(1, months):
+        interest = (balance * twice_p + q) // twice_q
+        # Never repay more than is owed: only reachable with tiny principals outside the API
+        # limits, where the EMI's half-cent rounding outweighs the whole loan.
+        part = min(payment - interest, balance)
+        balance -= part
+        rows.append((month, interest + part, interest, part, balance))
+    interest = (balance * twice_p + q) // twice_q
+    rows.append((months, interest + balance, interest, balance, 0))  # the last row clears the rest
+    return payment, rows
+
+
+def _total(rows: list[_CentsRow]) -> int:
+    """What the schedule collects, in cents: EMI × (n − 1) plus the last payment."""
+    return sum(row[1] for row in rows)
+
+
+def _as_rows(rows: list[_CentsRow]) -> list[ScheduleRow]:
+    return [ScheduleRow(m, _money(pay), _money(i), _money(part), _money(b)) for m, pay, i, part, b in rows]
 
 
 def schedule(principal: Decimal, annual_rate: Decimal, months: int) -> list[ScheduleRow]:
@@ -129,22 +166,30 @@ def schedule(principal: Decimal, annual_rate: Decimal, months: int) -> list[Sche
     high-rate loans can move the last payment away from the EMI by more than a cent.
     """
     _check_cents(principal, "principal")
-    payment = emi(principal, annual_rate, months)
-    rows: list[ScheduleRow] = []
-    with decimal.localcontext(_context()):
-        r = _monthly_rate(annual_rate)
-        balance = _cents(principal)  # same value, but its exponent is -2 like every other cell
-        for month in range(1, months + 1):
-            interest = _cents(balance * r)
-            if month == months:
-                part = balance
-            else:
-                # Never repay more than is owed: only reachable with tiny principals outside the API
-                # limits, where the EMI's half-cent rounding outweighs the whole loan.
-                part = min(payment - interest, balance)
-            balance -= part
-            rows.append(ScheduleRow(month, interest + part, interest, part, balance))
-    return rows
+    _, rows = _schedule_cents(principal, annual_rate, months)
+    return _as_rows(rows)
+
+
+def terms_for(principal: Decimal, months: int) -> Terms:
+    """Rate, EMI and amount for a requested loan, after checking it against the API limits.
+
+    The amount is what the schedule collects, the last payment absorbing the rounding, so it is
+    worked out row by row (in integers: about 25 µs for 60 months, 150 µs for 480).
+    """
+    return _quote_cents(principal, months)[0]
+
+
+def quote(principal: Decimal, months: int) -> Quote:
+    """Terms and schedule of a requested loan, from one pass over the schedule (loans.quote)."""
+    terms, rows = _quote_cents(principal, months)
+    return Quote(terms, _as_rows(rows))
+
+
+def _quote_cents(principal: Decimal, months: int) -> tuple[Terms, list[_CentsRow]]:
+    _check_months(months)
+    rate = interest_rate_for(principal)
+    payment, rows = _schedule_cents(principal, rate, months)
+    return Terms(interest=rate, emi=_money(payment), amount=_money(_total(rows))), rows
 
 
 def add_months(d: date, n: int) -> date:

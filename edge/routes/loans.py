@@ -16,6 +16,8 @@ ENDPOINTS = [
     Endpoint("PUT", "/edit-loan/{loan_id}", "loans.edit", "Loan updated", m.EditLoan, m.Loan),
     Endpoint("GET", "/list-loans-admin-agent", "loans.list", "Loans", m.ListLoans, m.LoanPage),
     Endpoint("GET", "/list-loans-customer", "loans.list_mine", "Your loans", m.ListMyLoans, m.LoanPage),
+    # `quote` is no UUID, so neither Litestar nor edge/fastpath.py takes it for a `{loan_id}`
+    Endpoint("GET", "/quote", "loans.quote", "Loan quote", m.QuoteLoan, m.Quote),
     Endpoint("GET", "/{loan_id}", "loans.get", "Loan", m.LoanId, m.Loan),
     Endpoint("GET", "/{loan_id}/history", "loans.history", "Loan history", m.LoanHistory, m.HistoryPage),
     Endpoint("GET", "/{loan_id}/schedule", "loans.schedule", "Repayment schedule", m.LoanId, m.Schedule),

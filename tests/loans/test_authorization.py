@@ -40,6 +40,7 @@ TABLE: dict[str, tuple[int, ...]] = {
     "get":               (401, 200, 404, 401, 200, 200, 403, 403, 200),
     "history":           (401, 403, 403, 401, 200, 200, 403, 403, 200),
     "schedule":          (401, 200, 404, 401, 200, 200, 403, 403, 200),
+    "quote":             (401, 200, 200, 401, 200, 200, 403, 403, 200),
 }
 # fmt: on
 CASES = [
@@ -65,6 +66,9 @@ CALLS: dict[str, Call] = {
     "get": lambda c, p, loan, h: c.get(f"{LOANS}/{loan['id']}", headers=h),
     "history": lambda c, p, loan, h: c.get(f"{LOANS}/{loan['id']}/history", headers=h),
     "schedule": lambda c, p, loan, h: c.get(f"{LOANS}/{loan['id']}/schedule", headers=h),
+    "quote": lambda c, p, loan, h: c.get(
+        f"{LOANS}/quote", params={"principal": "50000", "months": 12}, headers=h
+    ),
 }
 
 
@@ -97,6 +101,8 @@ async def test_route_by_role(
         assert data["id"] == loan["id"]
     elif route == "schedule":
         assert data["loan_id"] == loan["id"]
+    elif route == "quote":
+        assert (data["amount"], len(data["rows"])) == (loan["amount"], 12)
     elif route == "history":
         assert [row["version"] for row in data] == [1]
     elif route == "list-admin-agent":

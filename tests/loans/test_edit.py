@@ -18,6 +18,7 @@ from tests.support.loans import (
     create,
     decide,
     edit,
+    expected_amount,
     expected_emi,
     history,
     random_principal,
@@ -71,7 +72,7 @@ async def test_agent_edit_recomputes_and_records(
     months = body.get("months", loan["months"])
     emi = expected_emi(principal, Decimal(after["interest"]), months)
     assert (after["principal"], after["months"], after["emi"]) == (f"{principal:.2f}", months, str(emi))
-    assert after["amount"] == str(emi * months)
+    assert after["amount"] == str(expected_amount(principal, Decimal(after["interest"]), months))
     assert (after["status"], after["version"], after["id"]) == ("NEW", 2, loan["id"])
     assert after["created_at"] == loan["created_at"]
     assert datetime.fromisoformat(after["modified_at"]) > datetime.fromisoformat(loan["modified_at"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import decimal
+import math
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import example, given, settings
@@ -22,9 +24,9 @@ from actors.loans.money import (
     add_months,
     emi,
     interest_rate_for,
+    quote,
     schedule,
     terms_for,
-    total_payable,
 )
 
 D = Decimal
@@ -60,17 +62,61 @@ def last_row_bound(annual_rate: Decimal, months: int) -> Decimal:
         return D("0.01") * growth
 
 
+def half_up(value: Fraction) -> Decimal:
+    """An exact value rounded half-up to cents."""
+    return D(math.floor(value * 100 + Fraction(1, 2))).scaleb(-2)
+
+
+def by_the_rules(principal: Decimal, months: int) -> tuple[Terms, list[ScheduleRow]]:
+    """Terms and schedule as design §5 states them, in exact fractions, written apart from money.py.
+
+    r = rate / 12 / 100; EMI = P·r·(1+r)^n / ((1+r)^n − 1) (P/n when r = 0), half-up to cents; each
+    month's interest is the balance × r, half-up to cents; every month pays the EMI but the last,
+    which pays what is left and its interest; the amount is the sum of the payments.
+    """
+    rate = next(rate for lower, rate in reversed(TIERS) if principal >= lower)
+    r, p = Fraction(rate) / 12 / 100, Fraction(principal)
+    instalment = half_up(p / months if r == 0 else p * r * (1 + r) ** months / ((1 + r) ** months - 1))
+    rows, balance = [], principal
+    for month in range(1, months + 1):
+        interest = half_up(Fraction(balance) * r)
+        payment = instalment if month < months else balance + interest
+        balance -= payment - interest
+        rows.append(ScheduleRow(month, payment, interest, payment - interest, balance))
+    return Terms(rate, instalment, sum((row.payment for row in rows), D("0.00"))), rows
+
+
 # ---- reference values from design §5 -------------------------------------------------------------
 
 
-def test_reference_one_million_over_five_years() -> None:
-    assert terms_for(D("1000000"), 60) == Terms(D("10.00"), D("21247.04"), D("1274822.40"))
+@pytest.mark.parametrize(
+    ("principal", "months", "rate", "instalment", "amount"),
+    [
+        # design §5 gives rate and EMI; the amount is the schedule's sum by the rules (by_the_rules)
+        ("1000000", 60, "10.00", "21247.04", "1274822.84"),
+        # design §5: EMI × 12 would say 52,317.96, two cents less than the schedule collects
+        ("50000", 12, "8.45", "4359.83", "52317.98"),
+        # one month: interest 10,200 × 8.45 / 1200 = 71.825 exactly, a half cent that goes up
+        ("10200", 1, "8.45", "10271.83", "10271.83"),
+    ],
+)
+def test_reference_terms(principal: str, months: int, rate: str, instalment: str, amount: str) -> None:
+    expected = Terms(D(rate), D(instalment), D(amount))
+    assert terms_for(D(principal), months) == expected
+    assert by_the_rules(D(principal), months)[0] == expected
+    assert quote(D(principal), months).terms == expected
 
 
-def test_reference_fifty_thousand_over_a_year() -> None:
-    terms = terms_for(D("50000"), 12)
-    assert (terms.interest, terms.emi) == (D("8.45"), D("4359.83"))
-    assert terms.amount == D("52317.96")
+def test_reference_amount_is_what_the_schedule_collects() -> None:
+    rows = schedule(D("50000"), D("8.45"), 12)
+    assert [row.payment for row in rows] == [D("4359.83")] * 11 + [D("4359.85")]
+    assert sum((row.payment for row in rows), D(0)) == D("52317.98") == terms_for(D("50000"), 12).amount
+
+
+def test_a_half_cent_of_interest_rounds_up_on_every_tier() -> None:
+    # 1,000,000.20 × 10 / 1200 = 8,333.335 and 2,500,000.50 × 12 / 1200 = 25,000.005, exactly
+    assert schedule(D("1000000.20"), D("10.00"), 12)[0].interest == D("8333.34")
+    assert schedule(D("2500000.50"), D("12.00"), 12)[0].interest == D("25000.01")
 
 
 def test_reference_schedule_ends_at_zero() -> None:
@@ -132,13 +178,33 @@ def test_rate_follows_the_table(principal: Decimal) -> None:
 
 @given(principals, months_st)
 @fast
-def test_terms_are_cents_and_amount_is_emi_times_months(principal: Decimal, months: int) -> None:
+def test_terms_are_cents_and_amount_is_what_the_schedule_collects(principal: Decimal, months: int) -> None:
     terms = terms_for(principal, months)
     assert all(two_places(v) for v in (terms.interest, terms.emi, terms.amount))
-    assert terms.amount == terms.emi * months
-    assert terms.amount == total_payable(terms.emi, months)
-    # Interest is never negative, so n instalments repay at least what was lent.
-    assert terms.emi * months >= principal
+    rows = schedule(principal, terms.interest, months)
+    assert terms.amount == sum((row.payment for row in rows), D(0))
+    assert terms.amount == terms.emi * (months - 1) + rows[-1].payment
+    assert quote(principal, months) == (terms, rows)
+    # Interest is never negative, so the payments repay at least what was lent.
+    assert terms.amount >= principal
+
+
+@given(principals, months_st)
+@example(D("2500000"), 480)
+@example(D("1000000.20"), 12)
+@fast
+def test_terms_and_schedule_follow_the_design_rules(principal: Decimal, months: int) -> None:
+    terms, rows = quote(principal, months)
+    assert (terms, rows) == by_the_rules(principal, months)
+    # and the rules' consequences, stated on their own
+    r = Fraction(terms.interest) / 1200
+    balances = [principal] + [row.balance for row in rows]
+    assert all(
+        row.interest == half_up(Fraction(before) * r) for before, row in zip(balances[:-1], rows, strict=True)
+    )
+    assert str(rows[-1].balance) == "0.00"
+    assert sum((row.principal for row in rows), D(0)) == principal
+    assert terms.amount == sum((row.payment for row in rows), D(0))
 
 
 @given(principals, months_st)
@@ -162,10 +228,10 @@ def test_schedule_invariants(principal: Decimal, months: int) -> None:
     assert all(a - row.principal == b for a, b, row in zip(balances[:-1], balances[1:], rows, strict=True))
 
     # Every row but the last pays exactly the EMI, so the whole difference between what the schedule
-    # collects and the quoted amount (EMI × n) is the last row's drift, and that drift is bounded.
+    # collects (the amount) and EMI × n is the last row's drift, and that drift is bounded.
     assert all(row.payment == terms.emi for row in rows[:-1])
     drift = rows[-1].payment - terms.emi
-    assert sum((row.payment for row in rows), D(0)) - terms.amount == drift
+    assert terms.amount - terms.emi * months == drift
     assert abs(drift) <= last_row_bound(terms.interest, months)
 
 
@@ -179,7 +245,6 @@ def test_zero_rate_splits_evenly_and_last_row_takes_the_remainder() -> None:
 def test_half_cents_round_up() -> None:
     # Banker's rounding would give 1000.00 here: the design says half-up, and the cent is the borrower's.
     assert emi(D("10000.05"), D("0"), 10) == D("1000.01")
-    assert total_payable(D("0.005"), 1) == D("0.01")
 
 
 def test_tiny_loans_never_overpay() -> None:

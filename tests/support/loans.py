@@ -35,6 +35,19 @@ def expected_emi(principal: Decimal, rate: Decimal, months: int) -> Decimal:
     return (principal * r * growth / (growth - 1)).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
 
 
+def expected_amount(principal: Decimal, rate: Decimal, months: int) -> Decimal:
+    """What the schedule collects (design §5): the EMI each month but the last, which pays what is
+    left and its interest; each month's interest is balance × rate / 1200, half-up to cents."""
+    emi, balance, paid = expected_emi(principal, rate, months), principal, Decimal(0)
+    for month in range(1, months + 1):
+        # balance × rate is exact, and a half cent of interest is a short quotient, so exact too
+        interest = (balance * rate / 1200).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+        payment = emi if month < months else balance + interest
+        balance -= payment - interest
+        paid += payment
+    return paid
+
+
 async def create(
     client: httpx.AsyncClient,
     agent: Person,
