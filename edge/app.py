@@ -22,7 +22,7 @@ from edge.context import Edge
 from edge.errors import exception_to_http_response
 from edge.fastpath import FastPath
 from edge.openapi import openapi_config
-from edge.routes import loans, service, users
+from edge.routes import ACTOR_ROUTES, FORWARDED, service
 from edge.server import uvicorn_config
 from edge.telemetry import telemetry_middleware
 
@@ -60,7 +60,7 @@ def create_app(
                 await _drain(edge.bus.nc)
 
     app = EdgeApp(
-        route_handlers=[*users.handlers(), *loans.handlers(), *service.handlers()],
+        route_handlers=[*(h for routes in ACTOR_ROUTES for h in routes.handlers()), *service.handlers()],
         lifespan=[lifespan],
         state=State({"edge": edge}),
         exception_handlers={Exception: exception_to_http_response},
@@ -69,7 +69,7 @@ def create_app(
         openapi_config=openapi_config(),
         logging_config=None,  # Litestar's default would replace the process's JSON log handler
     )
-    app.fast = FastPath(edge, [*users.FORWARDED, *loans.FORWARDED])
+    app.fast = FastPath(edge, FORWARDED)
     return app
 
 

@@ -13,13 +13,11 @@ from litestar.openapi import ResponseSpec
 
 from edge.context import edge_of
 from edge.metrics import CONTENT_TYPE
-from edge.routes import loans, users
+from edge.routes import ENDPOINTS
 
 # Every actor the edge forwards to (a subject's first token is its actor's name); /ready wants
 # each to answer $SRV.PING.
-READY_ACTORS = tuple(
-    dict.fromkeys(ep.subject.split(".", 1)[0] for ep in [*users.ENDPOINTS, *loans.ENDPOINTS])
-)
+READY_ACTORS = tuple(dict.fromkeys(ep.subject.split(".", 1)[0] for ep in ENDPOINTS))
 
 
 class Health(msgspec.Struct, frozen=True):
