@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the edge process imports this module too: no asyncpg for it
 ACTORS: dict[str, str] = {
     "users": "actors.users.service",
     "loans": "actors.loans.service",
+    "servicing": "actors.servicing.service",
 }
 
 

@@ -94,6 +94,14 @@ async def loans_worker(
 
 
 @pytest.fixture(scope="session")
+async def servicing_worker(
+    settings: Settings, users_worker: ServingActor[Any], loans_worker: ServingActor[Any]
+) -> AsyncIterator[ServingActor[Any]]:
+    async with AsyncExitStack() as stack:
+        yield await start_actor(deployable("servicing"), settings, stack)
+
+
+@pytest.fixture(scope="session")
 async def nc(settings: Settings) -> AsyncIterator[Any]:
     from actors.bus.connection import connect
 
@@ -104,7 +112,10 @@ async def nc(settings: Settings) -> AsyncIterator[Any]:
 
 @pytest.fixture(scope="session")
 async def client(
-    settings: Settings, users_worker: ServingActor[Any], loans_worker: ServingActor[Any]
+    settings: Settings,
+    users_worker: ServingActor[Any],
+    loans_worker: ServingActor[Any],
+    servicing_worker: ServingActor[Any],
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The edge app, in-process on the test's event loop, in front of the in-process workers.
 

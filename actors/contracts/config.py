@@ -67,6 +67,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 2.0
     # How often a worker deletes its schema's expired idempotency answers (they live 24 hours).
     idempotency_sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 600.0
+    # Servicing (design.md §11): close of business runs by itself once the UTC date has passed
+    # the business date; an admin may run it up to a date, after today's only if allowed here
+    # (demos and tests travel in time). A run is cut into batches of this many accounts.
+    cob_auto: bool = True
+    cob_auto_check_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    allow_future_business_date: bool = False
+    cob_batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    due_reminder_days: Annotated[int, msgspec.Meta(ge=0, le=60)] = 3
 
     @property
     def data_path(self) -> Path:
@@ -90,6 +98,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def dlq_stream(self) -> str:
         return f"{self.events_stream}_DLQ"
+
+    @property
+    def work_prefix(self) -> str:
+        """Subjects of the work queues (COB batches): outside `<events_prefix>.>`, so the events
+        stream never holds a work item."""
+        return f"work.{self.events_prefix}"
+
+    @property
+    def work_stream(self) -> str:
+        return f"{self.events_stream}_WORK"
 
     def require_nats_url(self) -> str:
         if self.nats_url is None:

@@ -40,7 +40,7 @@ async def delete_streams(settings: Settings) -> None:
 
     nc = await nats.connect(settings.require_nats_url())
     try:
-        for stream in (settings.events_stream, settings.dlq_stream):
+        for stream in (settings.events_stream, settings.dlq_stream, settings.work_stream):
             try:
                 await nc.jetstream().delete_stream(stream)
             except NotFoundError:
