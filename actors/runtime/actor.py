@@ -18,6 +18,8 @@ from actors.bus.tokens import Caller, TokenVerifier
 from actors.contracts.config import Settings
 from actors.contracts.errors import Unauthenticated
 from actors.runtime.consumers import BatchHandler, EventHandler, EventSubscription
+from actors.runtime.periodic import Periodic, PeriodicTask
+from actors.runtime.work_queue import WorkHandler, WorkSubscription
 
 S = TypeVar("S")
 
@@ -66,6 +68,8 @@ class Actor(Generic[S]):
         self.routes: dict[str, Route[S]] = {}
         self.subscriptions: list[EventSubscription[S]] = []
         self.publishes: dict[str, type[Any]] = {}  # event type → its data Struct
+        self.work: list[WorkSubscription[S]] = []  # work queues (actors/runtime/work_queue.py)
+        self.periodic: list[Periodic[S]] = []  # tasks every worker runs now and then
         # Runs after the token is verified and before the role check: a token whose account is
         # gone is 401 on every subject, not 403 on some.
         self.account_check: Callable[[Caller, asyncpg.Pool], Awaitable[None]] | None = None
@@ -91,6 +95,32 @@ class Actor(Generic[S]):
 
         def register(fn: BatchHandler[S]) -> BatchHandler[S]:
             self.subscriptions.append(EventSubscription(durable=durable, pattern=pattern, batch_handler=fn))
+            return fn
+
+        return register
+
+    def on_work(
+        self, durable: str, topic: str, item_type: type[Any]
+    ) -> Callable[[WorkHandler[S]], WorkHandler[S]]:
+        """Register the handler `(item, con, state, settings)` of the work items on `<work_prefix>.<topic>`:
+        every worker pulls from the durable `durable`; each item runs in one transaction."""
+        if not topic.startswith(f"{self.name}."):
+            raise ValueError(f"{topic!r} is outside the {self.name}.* work topics")
+
+        def register(fn: WorkHandler[S]) -> WorkHandler[S]:
+            self.work.append(WorkSubscription(durable=durable, topic=topic, item_type=item_type, handler=fn))
+            return fn
+
+        return register
+
+    def every(
+        self, name: str, period: Callable[[Settings], float | None]
+    ) -> Callable[[PeriodicTask[S]], PeriodicTask[S]]:
+        """Register a task `(pool, settings, state)` every worker runs `period(settings)` seconds
+        apart (None: not in this deployment); see actors/runtime/periodic.py."""
+
+        def register(fn: PeriodicTask[S]) -> PeriodicTask[S]:
+            self.periodic.append(Periodic(name=name, period=period, task=fn))
             return fn
 
         return register

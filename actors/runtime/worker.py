@@ -1,5 +1,5 @@
-"""Start one replica of an actor: serve its subjects, relay its outbox, run its consumers; every
-part is closed (drained first) by the caller's exit stack."""
+"""Start one replica of an actor: serve its subjects, relay its outbox, run its consumers, work
+queues and periodic tasks; every part is closed (drained first) by the caller's exit stack."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from actors.runtime.consumers import consumers_for
 from actors.runtime.db import create_pool
 from actors.runtime.events import ensure_streams
 from actors.runtime.outbox import OutboxRelay
+from actors.runtime.periodic import periodic_loops
 from actors.runtime.serving import ServingActor, serve
 from actors.runtime.sweeper import Sweeper
+from actors.runtime.work_queue import ensure_work_stream, work_queues_for
 
 log = logging.getLogger("actors.runtime.worker")
 STEP_SECONDS = 5.0  # at most this for each step of a stop after the requests' drain
@@ -46,6 +48,15 @@ async def start_actor(deployable: Deployable, settings: Settings, stack: AsyncEx
     await relay.start()
     # after the drain: flushes what the last requests wrote
     stack.push_async_callback(_step, "outbox flushed", relay.stop, STEP_SECONDS)
+    # Stopped before the relay's flush, so what their last steps wrote is published.
+    if actor.work:
+        await ensure_work_stream(js, settings)
+    for queue in work_queues_for(actor.work, settings, js, pool, state):
+        await queue.start()
+        stack.push_async_callback(_step, f"work queue {queue.sub.durable} stopped", queue.stop, STEP_SECONDS)
+    for loop in periodic_loops(actor.periodic, pool, settings, state):
+        loop.start()
+        stack.push_async_callback(_step, f"{loop.name} stopped", loop.stop, STEP_SECONDS)
     serving = await serve(actor, nc=nc, pool=pool, state=state, settings=settings, verifier=verifier)
     stack.push_async_callback(_step, "requests drained", serving.drain, settings.drain_timeout + 1.0)
     return serving
