@@ -154,6 +154,8 @@ class LoanChanged(Message):
     start_date: date | None
     end_date: date | None
     by: UUID
+    # loans.loan.approved only: the schedule with its due dates (servicing opens the account from it)
+    schedule: list[ScheduleRow] | None = None
 
 
 # Events the loans actor publishes (subject `<prefix>.<type>`), each with its data Struct.

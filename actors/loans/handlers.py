@@ -75,7 +75,11 @@ async def _record(
     edit: one statement, in the caller's transaction. Raises Replay if the key was answered."""
     by = ctx.user.id
     history = records.history_row(change, before, after, by)
-    data = records.event_data(after, by)
+    schedule = None
+    if change == "approved":  # servicing opens the account from the approval alone
+        rows = money.schedule(after.principal, after.interest, after.months)
+        schedule = _schedule_rows(rows, after.start_date)
+    data = records.event_data(after, by, schedule)
     statement = q.record_change(claim.keyed)
     with emitting(ctx.settings, f"loans.loan.{change}", after.id, after.version, data) as event:
         stored = await con.fetchval(statement.sql, *statement.args_of(history, event, *claim.rows(after)))

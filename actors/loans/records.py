@@ -72,8 +72,9 @@ def changes(before: m.Loan | None, after: m.Loan) -> str:
     return _encode(fields).decode()
 
 
-def event_data(loan: m.Loan, by: uuid.UUID) -> m.LoanChanged:
-    """What a loan event says: the loan as the change left it, and who changed it."""
+def event_data(loan: m.Loan, by: uuid.UUID, schedule: list[m.ScheduleRow] | None = None) -> m.LoanChanged:
+    """What a loan event says: the loan as the change left it, and who changed it (and, for an
+    approval, its schedule with due dates)."""
     return m.LoanChanged(
         loan_id=loan.id,
         customer_id=loan.customer_id,
@@ -87,6 +88,7 @@ def event_data(loan: m.Loan, by: uuid.UUID) -> m.LoanChanged:
         start_date=loan.start_date,
         end_date=loan.end_date,
         by=by,
+        schedule=schedule,
     )
 
 

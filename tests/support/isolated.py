@@ -2,8 +2,10 @@
 date (it is one per deployment, so moving it in the shared database would change every other
 test's "today").
 
-Its own database, role prefix and event prefix on the run's Postgres and NATS; the users, loans
-and servicing workers and the edge app in-process, future business dates allowed.
+Its own database and role prefix on the run's Postgres, a NATS server of its own (request
+subjects carry no prefix: on the run's server its workers would join the session workers' queue
+groups, and either system could answer a request), the users, loans and servicing workers and
+the edge app in-process, future business dates allowed.
 """
 
 from __future__ import annotations
@@ -37,10 +39,26 @@ class Isolated:
 async def isolated_system(
     server_urls: tuple[str, str], tmp: Path, **overrides: Any
 ) -> AsyncIterator[Isolated]:
-    """Migrated and serving; `overrides` are settings (e.g. cob_batch_size=50)."""
+    """Migrated and serving; `overrides` are settings (e.g. cob_batch_size=50). `server_urls`'s
+    Postgres is used; its NATS is not (a server of its own is started)."""
+    from ops.embedded import EmbeddedNats
+
+    _, admin_url = server_urls
+    nats = EmbeddedNats(tmp / f"nats-{uuid.uuid4().hex[:8]}")
+    nats_url = nats.start()
+    try:
+        async with _serving(nats_url, admin_url, tmp, overrides) as system:
+            yield system
+    finally:
+        nats.stop()
+
+
+@asynccontextmanager
+async def _serving(
+    nats_url: str, admin_url: str, tmp: Path, overrides: dict[str, Any]
+) -> AsyncIterator[Isolated]:
     from edge.app import create_app
 
-    nats_url, admin_url = server_urls
     run = uuid.uuid4().hex[:8]
     database = f"loans_iso_{run}"
     values: dict[str, Any] = {
