@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 
 import msgspec
 
@@ -62,6 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("body", nargs="?", default="{}")
     request.add_argument("--token", default=None, help="bearer token to send")
     request.add_argument("--timeout", type=float, default=5.0)
+
+    cob = sub.add_parser("cob", help="the close of business: a run's progress, or start one")
+    cob.set_defaults(run=_cob)
+    cob_sub = cob.add_subparsers(dest="cob_command", required=True)
+    status = cob_sub.add_parser("status", help="how the run to DATE stands (default: today, UTC)")
+    status.add_argument("date", nargs="?", type=date.fromisoformat, default=None, metavar="DATE")
+    run = cob_sub.add_parser("run", help="start the run to DATE (YYYY-MM-DD)")
+    run.add_argument("date", type=date.fromisoformat, metavar="DATE")
+    for parser in (status, run):
+        parser.add_argument("--token", default=None, help="an admin's bearer token")
+        parser.add_argument("--timeout", type=float, default=10.0)
 
     stats = sub.add_parser("stats", help="requests, errors and time per subject and replica ($SRV.STATS)")
     stats.set_defaults(run=_stats)
@@ -150,6 +162,12 @@ def _request(args: argparse.Namespace, settings: Settings) -> int:
     from ops.request import send
 
     return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
+
+
+def _cob(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.cob import command
+
+    return asyncio.run(command(settings, args.cob_command, args.date, args.token, args.timeout))
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,15 @@ from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.contracts.errors import ActorError
 from actors.runtime.actor import Deployable
+
+# The handler modules register on `actor` when imported: each one is imported here, once.
+from actors.servicing import accounts as accounts
+from actors.servicing import agents as agents
+from actors.servicing import cob as cob
+from actors.servicing import dates as dates
+from actors.servicing import portfolio as portfolio
+from actors.servicing import repayments as repayments
+from actors.servicing import statements as statements
 from actors.servicing.actor import ServicingState, actor
 
 
