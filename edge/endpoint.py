@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ class Endpoint:
     """A route of api.md and the subject that answers it."""
 
     method: Method
-    path: str  # relative to its router; every `{name}` in it is a UUID (api.md: ids are UUIDs)
+    path: str  # relative to its router; a `{name}` is a UUID, or a date where the request's field is one
     subject: str
     message: str  # the envelope's "message" on success
     request: type[msgspec.Struct] | None = None  # the actor's request Struct: docs, and which query params
@@ -42,29 +43,63 @@ class Endpoint:
     raw: bool = False  # answer the reply as it is, without the envelope (the JWKS)
     slow: bool = False  # hashes a password: one attempt may take the whole deadline (edge/retry.py)
     errors: dict[int, str] = field(default_factory=dict)  # statuses of its own, for the docs
+    # The success status read from a field of the reply, where the actor's answer decides it
+    # (servicing.run_cob: 202 while the run is RUNNING, 200 when there was nothing to do):
+    # (field, {value: status}); any other value, or none, is `status`.
+    status_by: tuple[str, Mapping[str, int]] | None = None
+    # Other media types the success may come in, for the docs (the portfolio as text/csv).
+    also_as: tuple[str, ...] = ()
 
     path_params: tuple[str, ...] = field(init=False)
+    date_params: frozenset[str] = field(init=False)  # path parameters that are dates, not UUIDs
     query_params: tuple[str, ...] = field(init=False)
     int_params: frozenset[str] = field(init=False)
     has_body: bool = field(init=False)
     listing: bool = field(init=False)
     _head: bytes = field(init=False, repr=False)
+    _status_decoder: msgspec.json.Decoder[Any] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.path_params = tuple(re.findall(r"{(\w+)}", self.path))
+        self.date_params = _fields_of(self.request, msgspec.inspect.DateType) & frozenset(self.path_params)
         self.has_body = self.method in ("POST", "PUT", "PATCH")
         fields = self.request.__struct_fields__ if self.request is not None else ()
         # Only the query parameters the actor's request knows are forwarded; others are ignored.
         self.query_params = () if self.has_body else tuple(f for f in fields if f not in self.path_params)
-        self.int_params = _int_fields(self.request) if self.request is not None else frozenset()
+        self.int_params = _fields_of(self.request, msgspec.inspect.IntType)
         # A paged reply ({"data": [...], "count", "page", "page_size"}) is spliced into the list envelope.
         reply_fields = set(getattr(self.reply, "__struct_fields__", ()))
         self.listing = PAGE_FIELDS <= reply_fields
         self._head = b'{"success":true,"message":' + _encoder.encode(self.message)
+        self._status_decoder = None
+        if self.status_by is not None:
+            # Decodes that one field and skips the rest of the reply.
+            struct = msgspec.defstruct("StatusField", [(self.status_by[0], Any, None)])
+            self._status_decoder = msgspec.json.Decoder(struct)
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """Every success status this route may answer, for the docs."""
+        others = self.status_by[1].values() if self.status_by is not None else ()
+        return tuple(dict.fromkeys([self.status, *others]))
+
+    def status_for(self, reply: bytes) -> int:
+        """The success status of this reply: `status`, unless `status_by` names another."""
+        if self._status_decoder is None or self.status_by is None:
+            return self.status
+        try:
+            value = getattr(self._status_decoder.decode(reply), self.status_by[0])
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return self.status
+        found = self.status_by[1].get(value) if isinstance(value, str) else None
+        return self.status if found is None else found
 
     def payload(self, path: Mapping[str, str], query: Mapping[str, str], body: bytes) -> bytes:
         """The request body for the actor, from what the HTTP request carried."""
-        ids = {name: path_uuid(name, path[name]) for name in self.path_params}
+        ids = {
+            name: path_date(name, path[name]) if name in self.date_params else path_uuid(name, path[name])
+            for name in self.path_params
+        }
         if self.has_body:
             refuse_nul(body)
             return merge_fields(body, ids) if ids else body
@@ -128,17 +163,19 @@ def _nul_at(value: Any, path: str) -> str | None:
     return None
 
 
-def _int_fields(struct: type[msgspec.Struct]) -> frozenset[str]:
-    """The fields of `struct` that are integers (possibly optional)."""
+def _fields_of(struct: type[msgspec.Struct] | None, kind: type[msgspec.inspect.Type]) -> frozenset[str]:
+    """The fields of `struct` whose type is `kind` (an IntType, a DateType), possibly optional."""
+    if struct is None:
+        return frozenset()
     info = msgspec.inspect.type_info(struct)
     assert isinstance(info, msgspec.inspect.StructType)
 
-    def is_int(t: msgspec.inspect.Type) -> bool:
+    def is_kind(t: msgspec.inspect.Type) -> bool:
         if isinstance(t, msgspec.inspect.UnionType):
-            return any(is_int(x) for x in t.types)
-        return isinstance(t, msgspec.inspect.IntType)
+            return any(is_kind(x) for x in t.types)
+        return isinstance(t, kind)
 
-    return frozenset(f.name for f in info.fields if is_int(f.type))
+    return frozenset(f.name for f in info.fields if is_kind(f.type))
 
 
 def path_uuid(name: str, value: str) -> str:
@@ -147,6 +184,20 @@ def path_uuid(name: str, value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise NotFound(f"no such {name.removesuffix('_id')}") from None
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def path_date(name: str, value: str) -> str:
+    """A path date (YYYY-MM-DD); anything else, an impossible day too, names nothing: 404 like a
+    path id that is not a UUID."""
+    try:
+        if _DATE.fullmatch(value):
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise NotFound(f"no such {name}")
 
 
 def merge_fields(body: bytes, fields: Mapping[str, str]) -> bytes:

@@ -34,6 +34,8 @@ _JSON = (b"content-type", b"application/json")
 # static route's name such as GET /api/loan/customer-loan, which Litestar answers 405) is left to
 # Litestar, so the answer stays what its router gives.
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# A path date likewise in its one spelling, YYYY-MM-DD (an impossible day is the Endpoint's 404).
+_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # Plain ASGI: Litestar's TypedDict unions for these say nothing more that helps here.
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -57,8 +59,7 @@ class FastPath:
         for prefix, ep in routes:
             template = prefix + ep.path
             if ep.path_params:
-                regex = re.sub(r"\\{(\w+)\\}", rf"(?P<\1>{_UUID})", re.escape(template))
-                self.dynamic.setdefault(ep.method, []).append(Route(ep, template, re.compile(regex)))
+                self.dynamic.setdefault(ep.method, []).append(Route(ep, template, _pattern(ep, template)))
             else:
                 self.static[(ep.method, template)] = Route(ep, template, None)
 
@@ -122,10 +123,10 @@ class FastPath:
             admit(self.edge, client)
             body = await self._body(receive, headers) if ep.has_body else b""
             query = _query(scope.get("query_string", b""))
-            reply = await ask(self.edge, ep, headers, path, query, body)
+            status, reply = await ask(self.edge, ep, headers, path, query, body)
         except Exception as exc:  # the answer Litestar's exception handler would give (edge/errors.py)
             return _error(render_error(exc, scope["method"], scope["path"]))
-        return ep.status, [_JSON, (b"content-length", str(len(reply)).encode())], reply
+        return status, [_JSON, (b"content-length", str(len(reply)).encode())], reply
 
     async def _body(self, receive: Receive, headers: Mapping[str, str]) -> bytes:
         """The request body, refused (413) past the edge's limit: by Content-Length at once, else
@@ -147,6 +148,15 @@ class FastPath:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _pattern(ep: Endpoint, template: str) -> re.Pattern[str]:
+    """`template` as a regex whose groups are its path parameters, each in its one spelling."""
+
+    def group(name: re.Match[str]) -> str:
+        return f"(?P<{name[1]}>{_DATE if name[1] in ep.date_params else _UUID})"
+
+    return re.compile(re.sub(r"\\{(\w+)\\}", group, re.escape(template)))
 
 
 @lru_cache(1024)  # clients repeat the same few query strings (page=1&page_size=20); so does Litestar

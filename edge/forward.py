@@ -30,8 +30,8 @@ async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[byt
     client = request.client.host if request.client else ""
     admit(edge, client)
     body = await request.body() if ep.has_body else b""
-    reply = await ask(edge, ep, request.headers, request.path_params, request.query_params, body)
-    return Response(content=reply, media_type=MediaType.JSON, status_code=ep.status)
+    status, reply = await ask(edge, ep, request.headers, request.path_params, request.query_params, body)
+    return Response(content=reply, media_type=MediaType.JSON, status_code=status)
 
 
 def admit(edge: Edge, client: str) -> None:
@@ -50,22 +50,28 @@ async def ask(
     path: Mapping[str, str],
     query: Mapping[str, str],
     body: bytes,
-) -> bytes:
-    """The success body for one call of `ep`, from what the HTTP request carried (`admit`ted
-    already); failures raise. `headers` is looked up by lower-case names (Litestar's are
+) -> tuple[int, bytes]:
+    """The success status and body for one call of `ep`, from what the HTTP request carried
+    (`admit`ted already); failures raise. `headers` is looked up by lower-case names (Litestar's are
     case-insensitive; the fast path's are lower-case already).
     """
     if not ep.public:
         # A bad token stops here (401), without reaching the actor; roles are the actor's business.
         await edge.verifier.verify_header(headers.get("authorization"))
-    payload = ep.payload(path, query, body)
+    reply = await call(edge, ep, headers, ep.payload(path, query, body))
+    return ep.status_for(reply), ep.envelope(reply)
+
+
+async def call(edge: Edge, ep: Endpoint, headers: Mapping[str, str], payload: bytes) -> bytes:
+    """The actor's reply to `payload` on `ep.subject`, sent with the client's forwarded headers
+    (its token verified already); failures raise."""
     sent = {name: value for name, key in _FORWARDED if (value := headers.get(key))}
     if ep.method != "GET" and KEY_HEADER not in sent:
         # A write the client sent without a key gets one here, before the first attempt: if that
         # attempt's reply is lost, the retry is then answered with the first result (the actor
         # stores it with the write) and never makes a second loan or user.
         sent[KEY_HEADER] = uuid.uuid4().hex
-    reply = await edge.bus.request(
+    return await edge.bus.request(
         ep.subject,
         payload,
         sent,
@@ -74,7 +80,6 @@ async def ask(
         attempt_timeout=edge.settings.request_timeout if ep.slow else None,
         slow=ep.slow,
     )
-    return ep.envelope(reply)
 
 
 def route_handler(ep: Endpoint) -> HTTPRouteHandler:
@@ -88,7 +93,7 @@ def route_handler(ep: Endpoint) -> HTTPRouteHandler:
 
 def handler_for(ep: Endpoint) -> HTTPRouteHandler:
     """The route decorator for `ep`, for a handler that does more than forward (login)."""
-    # Path ids are taken as strings and checked by the Endpoint: a non-UUID is our 404, not
-    # Litestar's parse error.
+    # Path ids and dates are taken as strings and checked by the Endpoint: a non-UUID or a
+    # non-date is our 404, not Litestar's parse error.
     path = re.sub(r"{(\w+)}", r"{\1:str}", ep.path)
     return HTTPRouteHandler(path=path, http_method=ep.method, status_code=ep.status, **docs_for(ep))

@@ -22,6 +22,7 @@ from litestar.openapi.spec import (
     Components,
     OpenAPIFormat,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
     Parameter,
@@ -64,7 +65,7 @@ def docs_for(ep: Endpoint) -> dict[str, Any]:
 
 
 def _responses(ep: Endpoint) -> dict[int, ResponseSpec]:
-    specs = {ep.status: ResponseSpec(_success_type(ep), description=ep.message)}
+    specs = {status: ResponseSpec(_success_type(ep), description=ep.message) for status in ep.statuses}
     errors = {
         400: "Invalid input",
         429: "Too many requests from this client (Retry-After says when to try again)",
@@ -126,7 +127,13 @@ def _operation_class(ep: Endpoint) -> type[Operation]:
         def __post_init__(self) -> None:
             for param in self.parameters or []:
                 if isinstance(param, Parameter) and param.param_in == "path" and param.name in ep.path_params:
-                    param.schema = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)
+                    kind = OpenAPIFormat.DATE if param.name in ep.date_params else OpenAPIFormat.UUID
+                    param.schema = Schema(type=OpenAPIType.STRING, format=kind)
+            for status in ep.statuses if ep.also_as else ():
+                success = (self.responses or {}).get(str(status))
+                if isinstance(success, OpenAPIResponse):
+                    text = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+                    success.content = {**(success.content or {}), **dict.fromkeys(ep.also_as, text)}
             if body is not None:
                 media = OpenAPIMediaType(schema=body)
                 self.request_body = RequestBody(content={"application/json": media}, required=True)

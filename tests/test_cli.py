@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 from typing import Any
@@ -15,6 +16,7 @@ from actors.contracts.config import Settings
 from actors.runtime.db import role_dsn
 from actors.runtime.serving import ServingActor
 from ops.discovery import gather
+from ops.registry import ACTORS
 from tests.support.people import PASSWORD, new_email
 from tests.support.polling import eventually
 from tests.support.processes import LOANS, env_for, loans_process, run_loans
@@ -122,16 +124,39 @@ async def test_two_users_workers_share_the_subject(
 
 
 async def test_each_actor_role_is_confined_to_its_own_schema(settings: Settings) -> None:
-    for actor, other, table in (("users", "loans", "loans.loans"), ("loans", "users", "users.users")):
+    """Every actor of the registry, against every other: its role reads its own schema only and
+    creates nothing in another's (every schema has its schema_migrations table to try)."""
+    for actor, other in itertools.permutations(ACTORS, 2):
         con = await asyncpg.connect(role_dsn(settings, actor))
         try:
             assert await con.fetchval(f"SELECT count(*) FROM {actor}.schema_migrations") >= 1
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                await con.fetch(f"SELECT * FROM {table} LIMIT 1")
+                await con.fetch(f"SELECT * FROM {other}.schema_migrations LIMIT 1")
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await con.execute(f"CREATE TABLE {other}.intruder (id int)")
         finally:
             await con.close()
+
+
+async def test_a_servicing_worker_process_is_discovered_and_counted_by_stats(
+    settings: Settings, nc: Client, servicing_worker: ServingActor[Any]
+) -> None:
+    """`loans worker servicing` answers $SRV.PING.servicing beside the in-process worker, and
+    `loans stats` shows the servicing subjects it served, per replica."""
+    with loans_process(settings, "worker", "servicing"):
+
+        async def two_replicas() -> set[str]:
+            ids = {json.loads(raw)["id"] for raw in await gather(nc, "$SRV.PING.servicing", 0.3)}
+            return ids if len(ids) >= 2 else set()
+
+        ids = await eventually(
+            two_replicas, timeout=30, interval=0, what="the servicing process did not come up"
+        )
+        await asyncio.gather(*(nc.request("servicing.business_date", b"", timeout=5) for _ in range(40)))
+        done = await asyncio.to_thread(run_loans, settings, "stats", "--wait", "0.5")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("servicing.business_date")]
+    assert {row[1] for row in rows} >= ids, done.stdout  # a row per replica (and an "all" row)
 
 
 async def test_a_comma_separated_nats_url_names_several_servers(settings: Settings) -> None:
@@ -147,3 +172,13 @@ async def test_a_comma_separated_nats_url_names_several_servers(settings: Settin
         assert nc.is_connected
     finally:
         await nc.close()
+
+
+def test_up_and_worker_take_every_actor_of_the_registry() -> None:
+    """`loans up --<actor> N` and `loans worker <actor>` come from the registry: servicing's too."""
+    from ops.cli import _parser
+
+    counts = [arg for i, actor in enumerate(ACTORS) for arg in (f"--{actor}", str(i + 2))]
+    up = _parser().parse_args(["up", *counts])
+    assert {actor: getattr(up, actor) for actor in ACTORS} == {a: i + 2 for i, a in enumerate(ACTORS)}
+    assert "servicing" in ACTORS and _parser().parse_args(["worker", "servicing"]).actor == "servicing"

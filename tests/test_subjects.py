@@ -70,7 +70,11 @@ def test_documented_roles_request_and_reply_match_the_handler(subject: str) -> N
 @pytest.mark.anyio
 @pytest.mark.parametrize("actor", ACTORS, ids=lambda actor: actor.name)
 async def test_queue_group_is_the_actor_name(
-    actor: Actor[Any], nc: Client, users_worker: ServingActor[Any], loans_worker: ServingActor[Any]
+    actor: Actor[Any],
+    nc: Client,
+    users_worker: ServingActor[Any],
+    loans_worker: ServingActor[Any],
+    servicing_worker: ServingActor[Any],
 ) -> None:
     """subjects.md names the actor as the queue group, and its running workers subscribe in it: a
     subscriber that joins that group shares the requests with them, where a worker in another

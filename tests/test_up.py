@@ -62,7 +62,12 @@ def test_loans_up_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path: P
             "last_name": "Sist",
             "role": "customer",
         }
-        assert httpx.post(f"{url}/api/user/signup", json=body, timeout=10).status_code == 201
+        signed_up = httpx.post(f"{url}/api/user/signup", json=body, timeout=10)
+        assert signed_up.status_code == 201
+        # every actor of the registry runs: the servicing worker answers its route
+        token = signed_up.json()["data"]["access_token"]
+        today = httpx.get(f"{url}/api/servicing/business-date", headers={"Authorization": f"Bearer {token}"})
+        assert today.status_code == 200, today.text
         assert (tmp_path / "runtime.json").exists()
     assert not (tmp_path / "runtime.json").exists()
     with loans_up(tmp_path, port) as url:

@@ -76,7 +76,7 @@ class ActivityRow(NamedTuple):
     loan_id: UUID
     status: str
     version: int
-    by_user: UUID
+    by_user: UUID | None  # None: no person did it (servicing's close of business)
     occurred_at: datetime
 
 

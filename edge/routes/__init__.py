@@ -6,8 +6,8 @@ routes, and /ready pings the actor of every subject they route (edge/routes/serv
 
 from __future__ import annotations
 
-from edge.routes import loans, users
+from edge.routes import loans, servicing, users
 
-ACTOR_ROUTES = (users, loans)
+ACTOR_ROUTES = (users, loans, servicing)
 ENDPOINTS = [ep for module in ACTOR_ROUTES for ep in module.ENDPOINTS]
 FORWARDED = [pair for module in ACTOR_ROUTES for pair in module.FORWARDED]

@@ -48,7 +48,7 @@ def test_health_answers_while_nats_is_down(client: TestClient[Any]) -> None:
 def test_ready_says_what_is_missing(client: TestClient[Any]) -> None:
     response = client.get("/ready")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "missing": ["nats", "users", "loans"]}
+    assert response.json() == {"status": "unavailable", "missing": ["nats", "users", "loans", "servicing"]}
 
 
 def test_a_forwarded_route_answers_503_at_once_without_nats(client: TestClient[Any]) -> None:
