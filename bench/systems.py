@@ -6,7 +6,7 @@ settings of `loans edge`, edge/server.py, used by every HTTP process), workers a
 runs them, asyncpg pools of 2..10 per process that talks to Postgres with the reset query off,
 bcrypt cost 12 on 2 threads, 64 requests at once per worker, nothing tuned for the bench.
 
-- loan-actors: `loans edge` + `loans worker users` + `loans worker loans` + nats-server (+ Postgres)
+- loan-actors: `loans edge` + a `loans worker` of each actor + nats-server (+ Postgres)
 - direct:      bench.direct_app --mode direct (+ Postgres)
 - http-hop:    bench.http_hop (gateway) + bench.direct_app --mode service (+ Postgres)
 """
@@ -62,7 +62,7 @@ def start_loan_actors(
     env: dict[str, str] | None = None,
     stdout_suffix: str | None = None,
 ) -> Arch:
-    """The edge and both workers; `tag` names their logs, `env` adds variables (OTEL_*, say), and
+    """The edge and a worker of each actor; `tag` names their logs, `env` adds variables (OTEL_*, say), and
     `stdout_suffix` gives each process's stdout a file of its own (`<tag>-edge<suffix>`)."""
     port = free_port()
     s = msgspec.structs.replace(settings, http_port=port)
@@ -72,6 +72,8 @@ def start_loan_actors(
     for role, args in (
         ("users-worker", ["worker", "users"]),
         ("loans-worker", ["worker", "loans"]),
+        # the edge's /ready waits for every actor it routes to, servicing's too (idle here)
+        ("servicing-worker", ["worker", "servicing"]),
         ("edge", ["edge"]),
     ):
         out = procs.log_dir / f"{tag}-{role}{stdout_suffix}" if stdout_suffix else None

@@ -30,7 +30,7 @@ from tests.support.polling import eventually, eventually_sync
 pytestmark = pytest.mark.anyio
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-server.conf"
 AUTHORIZATION = CONF.with_name("nats-authorization.conf")
-PASSWORDS = {name: uuid.uuid4().hex for name in ("edge", "users", "loans", "tools")}
+PASSWORDS = {name: uuid.uuid4().hex for name in ("edge", "users", "loans", "servicing", "tools")}
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +149,7 @@ async def secured_system(
         async with AsyncExitStack() as stack:
             await start_actor(deployable("users"), as_user("users"), stack)
             await start_actor(deployable("loans"), as_user("loans"), stack)
+            await start_actor(deployable("servicing"), as_user("servicing"), stack)
             app = create_app(as_user("edge"))
             transport = httpx.ASGITransport(app=app)
             await stack.enter_async_context(app.lifespan())
@@ -162,7 +163,8 @@ async def secured_system(
 
 
 async def test_the_whole_flow_runs_with_each_component_confined(secured_system: httpx.AsyncClient) -> None:
-    """Signup, approval, a loan and its decision, and the events between the actors, all permitted."""
+    """Signup, approval, a loan, its decision, a repayment, and the events between the actors, all
+    permitted."""
     from actors.contracts.users import CreateAdmin
     from actors.users.bootstrap import create_admin
 
@@ -218,6 +220,21 @@ async def test_the_whole_flow_runs_with_each_component_confined(secured_system: 
     # the loan events reach the users actor through JetStream under its own user
     await eventually(
         both_events_applied, timeout=10, interval=0.1, what="loan events did not reach the users actor"
+    )
+    # servicing opens the account (from the event, or asking loans.get), takes a repayment and its
+    # event reaches the users actor: every hop under the component's own user
+    loan_id = loan.json()["data"]["id"]
+    repaid = await client.post(
+        f"/api/loan/{loan_id}/repayments", headers=agent_headers, json={"amount": "100.00"}
+    )
+    assert repaid.status_code == 201, repaid.text
+
+    async def repayment_applied() -> bool:
+        profile = await client.get("/api/user/profile", headers=customer_headers)
+        return any(a["type"] == "repayment.received" for a in profile.json()["data"]["activity"])
+
+    await eventually(
+        repayment_applied, timeout=10, interval=0.1, what="servicing's event did not reach the users actor"
     )
     ready = await client.get("/ready")
     assert ready.status_code == 200

@@ -24,7 +24,7 @@ from tests.support.polling import eventually
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-cluster.conf"
 NODES = ("nats-a", "nats-b", "nats-c")
-PASSWORDS = {user: uuid.uuid4().hex for user in ("edge", "users", "loans", "tools")}
+PASSWORDS = {user: uuid.uuid4().hex for user in ("edge", "users", "loans", "servicing", "tools")}
 
 
 @dataclass

@@ -131,10 +131,12 @@ async def system(
     *,
     users_workers: int = 1,
     loans_workers: int = 2,
+    servicing_workers: int = 1,
     own_postgres: bool = False,
     cluster: NatsCluster | None = None,
 ) -> AsyncIterator[System]:
-    """Migrated and running: `users_workers` users workers, `loans_workers` loans workers, the edge;
+    """Migrated and running: `users_workers` users workers, `loans_workers` loans workers,
+    `servicing_workers` servicing workers (the edge's /ready waits for one), the edge;
     on a NATS server of its own, or on `cluster` (started) with events kept on three nodes."""
     logs = tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -179,6 +181,8 @@ async def system(
                 sys.start_worker(f"users-{i}", "users")
             for i in range(1, loans_workers + 1):
                 sys.start_worker(f"loans-{i}", "loans")
+            for i in range(1, servicing_workers + 1):
+                sys.start_worker(f"servicing-{i}", "servicing")
             sys.start_edge()
             yield sys
         finally:
