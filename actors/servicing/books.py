@@ -24,7 +24,8 @@ from actors.servicing.ledger import ZERO, Ledger, Repayment, Terms
 
 ACCOUNT_COLUMNS = (
     "loan_id, customer_id, agent_id, principal, interest, months, start_date, status, closed_on, "
-    "outstanding_principal, paid_principal, paid_interest, waived_interest, days_past_due, bucket, version"
+    "outstanding_principal, paid_principal, paid_interest, waived_interest, days_past_due, bucket, version, "
+    "cob_date"
 )
 INSTALLMENT_COLUMNS = (
     "number, due_date, interest, principal, paid_interest, paid_principal, waived_interest, status"
@@ -92,6 +93,14 @@ class Book:
     def loan_id(self) -> UUID:
         value: UUID = self.account["loan_id"]
         return value
+
+    def judged_at(self, business_date: date) -> date:
+        """The date a write judges the account at: the business date, or the date of the COB run
+        that has judged it already while its other batches are still going (the business date
+        moves with the run's last batch; judging at the older date would undo this account's
+        step, and the run would not come back to it)."""
+        cob_date: date | None = self.account["cob_date"]
+        return max(business_date, cob_date) if cob_date is not None else business_date
 
     @property
     def version(self) -> int:

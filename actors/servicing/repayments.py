@@ -123,7 +123,9 @@ async def record_repayment(req: m.RecordRepayment, ctx: Ctx) -> m.Transaction:
                 recorded_by=transaction.recorded_by,
                 recorded_at=transaction.recorded_at,
             )
-            await _write_back(con, ctx, book, today, transaction, "servicing.repayment.received")
+            await _write_back(
+                con, ctx, book, book.judged_at(today), transaction, "servicing.repayment.received"
+            )
             await claim.store(con, transaction)
     return transaction
 
@@ -197,7 +199,9 @@ async def reverse_repayment(req: m.ReverseRepayment, ctx: Ctx) -> m.Transaction:
                 id=book.repayment_ids,
                 allocation=[books.allocation_json(a) for a in book.allocations],
             )
-            today = await business_date(con)
-            await _write_back(con, ctx, book, today, transaction, "servicing.repayment.reversed", req.reason)
+            judged_at = book.judged_at(await business_date(con))
+            await _write_back(
+                con, ctx, book, judged_at, transaction, "servicing.repayment.reversed", req.reason
+            )
             await claim.store(con, transaction)
     return transaction

@@ -2,7 +2,7 @@
 §11's formula), and the two ways an account closes: paying the payoff, paying the last installment.
 
 Closing on a later date needs a business date after today: those tests run in a system of their
-own whose date is moved by the test shortcut `set_business_date`.
+own whose date is moved by a real close of business (`close_business`), in the file's order.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from actors.contracts.config import Settings
 from tests.support.people import Cast, cast
 from tests.support.servicing import (
     OwnSystem,
+    close_business,
     open_account,
     own_system,
     payoff,
     repay,
-    set_business_date,
     statement,
 )
 
@@ -123,7 +123,7 @@ async def test_paying_the_payoff_mid_period_closes_the_account_and_waives_later_
     loan = await open_account(system.client, system.settings, crew, str(P), 12)
     start, due = _dates(loan)
     on = start + timedelta(days=12)
-    await set_business_date(system, on)
+    await close_business(system, crew.admin, on)
     total = _cents(P + _accrued(P, start, due[0], on))
     assert D((await payoff(system.nc, crew.customer, loan["id"])).data["total"]) == total
     paid = await repay(system.nc, crew.agent, loan["id"], str(total))
@@ -141,10 +141,13 @@ async def test_paying_the_payoff_mid_period_closes_the_account_and_waives_later_
 async def test_paying_each_installment_on_its_due_date_closes_with_the_last(
     system: OwnSystem, crew: Cast
 ) -> None:
-    """Three EMIs, each paid on its due date: the third closes the account, nothing waived."""
+    """Three EMIs, each paid on its due date (recorded after a close of business to the last one,
+    which found the first two overdue): the third closes the account, nothing waived."""
     loan = await open_account(system.client, system.settings, crew, "30000.00", 3)
     _, due = _dates(loan)
-    await set_business_date(system, due[2])
+    await close_business(system, crew.admin, due[2])
+    s = (await statement(system.nc, crew.admin, loan["id"])).data
+    assert [x["status"] for x in s["installments"]] == ["OVERDUE", "OVERDUE", "DUE"]
     for k, day in enumerate(due, start=1):
         s = (await statement(system.nc, crew.admin, loan["id"])).data
         assert s["status"] == "ACTIVE" and s["next_due"]["date"] == day.isoformat()

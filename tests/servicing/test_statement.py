@@ -1,8 +1,9 @@
 """The statement: installments' states and the account's delinquency as a write judges them at
 the business date (a repayment that clears the arrears brings the account current at once).
 
-The business date is moved by the test shortcut `set_business_date` in a system of this module's
-own; the statement shows what the last write judged (between writes, COB does).
+The business date is moved by a real close of business (which judges the account first) in a
+system of this module's own, in the file's order; the statement shows what the last write or
+close of business judged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.people import Cast, cast
-from tests.support.servicing import OwnSystem, open_account, own_system, repay, set_business_date, statement
+from tests.support.servicing import OwnSystem, close_business, open_account, own_system, repay, statement
 
 pytestmark = pytest.mark.anyio
 D = Decimal
@@ -44,11 +45,13 @@ def _bucket(days: int) -> str:
 async def test_a_repayment_judges_arrears_at_the_business_date_and_clearing_them_makes_it_current(
     system: OwnSystem, crew: Cast
 ) -> None:
-    """5 days after the first due date, 1.00 paid: installment 1 OVERDUE, 5 days past due; the rest
-    of it paid: PAID, current, and the next due is installment 2."""
+    """5 days after the first due date (close of business: 5 days past due), 1.00 paid: installment
+    1 still OVERDUE, 5 days past due; the rest of it paid: PAID, current, next due installment 2."""
     loan = await open_account(system.client, system.settings, crew, "30000.00", 3)
     due = [date.fromisoformat(r["due_date"]) for r in loan["rows"]]
-    await set_business_date(system, due[0] + timedelta(days=5))
+    await close_business(system, crew.admin, due[0] + timedelta(days=5))
+    s = (await statement(system.nc, crew.customer, loan["id"])).data
+    assert (s["days_past_due"], s["bucket"], s["installments"][0]["status"]) == (5, "1-30", "OVERDUE")
     assert (await repay(system.nc, crew.agent, loan["id"], "1.00")).status == 200
     s = (await statement(system.nc, crew.customer, loan["id"])).data
     assert [x["status"] for x in s["installments"]] == ["OVERDUE", "DUE", "DUE"]
@@ -64,14 +67,20 @@ async def test_a_repayment_judges_arrears_at_the_business_date_and_clearing_them
 
 async def test_days_past_due_count_from_the_oldest_unpaid_installment(system: OwnSystem, crew: Cast) -> None:
     """25 days after the second due date (before the third), nothing paid: both OVERDUE, the days
-    counted from the first due date, bucketed by §11's table."""
+    counted from the first due date, bucketed by §11's table; as the close of business judged it
+    and as a repayment of 1.00 judges it again."""
     loan = await open_account(system.client, system.settings, crew, "30000.00", 3)
     due = [date.fromisoformat(r["due_date"]) for r in loan["rows"]]
     today = due[1] + timedelta(days=25)
-    await set_business_date(system, today)
-    assert (await repay(system.nc, crew.agent, loan["id"], "1.00")).status == 200
-    s = (await statement(system.nc, crew.admin, loan["id"])).data
+    await close_business(system, crew.admin, today)
     days = (today - due[0]).days
-    assert (s["days_past_due"], s["bucket"], s["business_date"]) == (days, _bucket(days), today.isoformat())
-    assert [x["status"] for x in s["installments"]] == ["OVERDUE", "OVERDUE", "DUE"]
+    for _ in ("close of business", "a repayment"):
+        s = (await statement(system.nc, crew.admin, loan["id"])).data
+        assert (s["days_past_due"], s["bucket"], s["business_date"]) == (
+            days,
+            _bucket(days),
+            today.isoformat(),
+        )
+        assert [x["status"] for x in s["installments"]] == ["OVERDUE", "OVERDUE", "DUE"]
+        assert (await repay(system.nc, crew.agent, loan["id"], "1.00")).status == 200
     assert _bucket(days) == "31-60"  # 25 days past the second due date is past 30 since the first

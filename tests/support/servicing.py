@@ -1,6 +1,6 @@
 """Servicing calls for tests: an approved loan and its account, repayments and reversals, the
 statement and payoff, direct reads of the servicing schema, and a system of one's own whose
-business date a test may move.
+business date a test moves by a real close of business.
 
 Calls go over NATS with the caller's token (the servicing routes of the edge are separate work);
 each answers a `Reply` whatever its status, so a test asserts refusals as plainly as successes.
@@ -29,6 +29,8 @@ from actors.bus.connection import connect
 from actors.contracts.config import Settings
 from actors.runtime.db import role_dsn
 from ops.embedded import EmbeddedNats
+from tests.support.cob import business_date as cob_business_date
+from tests.support.cob import run_to_done
 from tests.support.isolated import Isolated, isolated_system
 from tests.support.loans import create, decide
 from tests.support.people import Cast, Person
@@ -274,11 +276,12 @@ async def own_system(server_urls: tuple[str, str], tmp: Path, **overrides: Any) 
         nats.stop()
 
 
-async def set_business_date(system: OwnSystem, business_date: date) -> None:
-    """TEST SHORTCUT: move the business date by a direct UPDATE as the superuser, standing in for
-    close of business (which would also judge delinquency); only in a system of one's own."""
-    con = await asyncpg.connect(system.system.admin_url)
-    try:
-        await con.execute("UPDATE servicing.business_date SET business_date = $1", business_date)
-    finally:
-        await con.close()
+async def close_business(system: OwnSystem, who: Person, on: date) -> None:
+    """A close of business to `on` (servicing.run_cob as `who`, an admin) waited for until DONE:
+    the business date is `on` and every active account judged at it. Fails if the date is not
+    after the business date (such a run does nothing, and the test would prove nothing)."""
+    assert who.token is not None
+    before = await cob_business_date(system.settings)
+    assert before < on, f"the business date is {before} already; a run to {on} would do nothing"
+    await run_to_done(system.nc, who.token, on)
+    assert await cob_business_date(system.settings) == on
