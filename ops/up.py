@@ -2,6 +2,8 @@
 
 Embedded NATS and Postgres start unless LOANS_NATS_URL / LOANS_DATABASE_URL point elsewhere;
 their data lives under LOANS_DATA_DIR, so stopping and starting again keeps every user and loan.
+A local mailbox (ops/mailbox.py) takes the notification mails, each an .eml file under
+`<data dir>/mail/`, unless LOANS_SMTP_URL names a mail server to send through.
 A child that dies is started again after a pause; Ctrl-C or SIGTERM stops the children (each
 drains), then the embedded servers.
 """
@@ -16,6 +18,7 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -58,7 +61,13 @@ def run_up(settings: Settings, workers: dict[str, int]) -> int:
     with ExitStack() as servers:
         nats_url = settings.nats_url or _embedded_nats(settings, servers)
         database_url = settings.database_url or _embedded_postgres(settings, servers)
-        settings = msgspec.structs.replace(settings, nats_url=nats_url, database_url=database_url)
+        smtp_url = settings.smtp_url or _mailbox(settings, servers)
+        mail = (
+            f"via {_without_password(smtp_url)}" if settings.smtp_url else f"{settings.data_path / 'mail'}/"
+        )
+        settings = msgspec.structs.replace(
+            settings, nats_url=nats_url, database_url=database_url, smtp_url=smtp_url
+        )
         for applied in asyncio.run(migrate(settings)):
             print(f"migrated {applied}")
         for actor in deployables():
@@ -76,7 +85,7 @@ def run_up(settings: Settings, workers: dict[str, int]) -> int:
         http_url = f"http://{settings.http_host}:{settings.http_port}"
         runtime_file.write(settings, nats_url, database_url, http_url)
         servers.callback(runtime_file.remove, settings)
-        return _supervise(children, settings, http_url, nats_url, database_url)
+        return _supervise(children, settings, http_url, nats_url, database_url, mail)
 
 
 def _embedded_nats(settings: Settings, servers: ExitStack) -> str:
@@ -97,7 +106,23 @@ def _embedded_postgres(settings: Settings, servers: ExitStack) -> str:
     return url
 
 
-def _supervise(children: list[Child], settings: Settings, http: str, nats_url: str, db: str) -> int:
+def _mailbox(settings: Settings, servers: ExitStack) -> str:
+    from ops.mailbox import Mailbox
+
+    mailbox = Mailbox(settings.data_path)
+    url = mailbox.start()
+    servers.callback(mailbox.stop)  # after the workers: a mail being sent as they drain is kept
+    return url
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.password else url
+
+
+def _supervise(
+    children: list[Child], settings: Settings, http: str, nats_url: str, db: str, mail: str
+) -> int:
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -110,7 +135,7 @@ def _supervise(children: list[Child], settings: Settings, http: str, nats_url: s
         child.start()
     print(
         f"loan-actors is up\n  HTTP  {http}  (docs: {http}/schema/swagger)\n  NATS  {nats_url}\n"
-        f"  DB    {db}\n  data  {settings.data_path}\nCtrl-C stops everything.",
+        f"  DB    {db}\n  data  {settings.data_path}\n  mail  {mail}\nCtrl-C stops everything.",
         flush=True,
     )
     try:

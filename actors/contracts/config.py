@@ -75,6 +75,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     allow_future_business_date: bool = False
     cob_batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
     due_reminder_days: Annotated[int, msgspec.Meta(ge=0, le=60)] = 3
+    # Notifications by mail (design.md §12): the SMTP server the users workers' mailer sends through
+    # (smtp://host:port, smtps:// for TLS from the start, user:password@ if it wants a login); none:
+    # notifications are only recorded and listed. `loans up` runs a local sink unless this is set.
+    smtp_url: Annotated[str, msgspec.Meta(pattern=r"^smtps?://[^/\s]+/?$")] | None = None
+    mail_from: Annotated[str, msgspec.Meta(min_length=3, max_length=254)] = (
+        "Loan Actors <no-reply@loans.localhost>"
+    )
 
     @property
     def data_path(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -27,6 +28,9 @@ class User(Message):
     role: Role
     status: Status
     created_at: datetime
+    # The largest principal of one loan this agent may request; None: no limit (and never set on
+    # a customer or an admin). A string with two decimals on the wire.
+    lending_limit: Decimal | None = None
 
 
 class Signup(Message):
@@ -104,6 +108,15 @@ class UserPage(Message):
 class DecideAgent(Message):
     user_id: UUID
     is_approved: bool
+    # Only with is_approved true: a limit, or null for none; left out, the agent's limit stays.
+    lending_limit: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class SetLendingLimit(Message):
+    """`users.set_lending_limit`: an agent's limit (> 0, at most two decimals), or null for none."""
+
+    user_id: UUID
+    lending_limit: Decimal | None
 
 
 class DeleteAgent(Message):
@@ -112,6 +125,35 @@ class DeleteAgent(Message):
 
 class GetUser(Message):
     user_id: UUID
+
+
+NotificationType = Literal[
+    "loan_approved", "loan_rejected", "repayment_due", "installment_overdue", "loan_closed"
+]
+
+
+class ListNotifications(Message):
+    page: Page = 1
+    page_size: PageSize = 20
+
+
+class Notification(Message):
+    """What the customer was told (and mailed); `delivered_at` None until the mail server took it."""
+
+    id: UUID
+    type: NotificationType
+    loan_id: UUID
+    subject: str
+    body: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class NotificationPage(Message):
+    data: list[Notification]
+    count: int
+    page: int
+    page_size: int
 
 
 class UserRecord(User):
@@ -131,6 +173,7 @@ class UserChanged(Message):
     role: Role
     status: Status
     deleted: bool = False
+    lending_limit: Decimal | None = None
 
 
 # Events the users actor publishes (subject `<prefix>.<type>`), each with its data Struct.
@@ -139,4 +182,5 @@ EVENTS: dict[str, type[Message]] = {
     "users.agent.approved": UserChanged,
     "users.agent.rejected": UserChanged,
     "users.agent.deleted": UserChanged,
+    "users.agent.limit_changed": UserChanged,
 }

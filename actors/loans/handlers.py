@@ -109,6 +109,7 @@ async def create_loan(req: m.CreateLoan, ctx: Ctx) -> m.Loan:
     """An approved agent requests a loan for an active customer; rate and EMI follow the tier table."""
     terms = _terms(req.principal, req.months)
     agent, customer = await parties.approved_agent_and(ctx, req.customer_id)
+    parties.within_limit(agent, req.principal)
     if customer is None or customer.deleted or customer.role != "customer" or customer.status != "active":
         raise BadRequest("customer_id: no such customer", details={"field": "customer_id"})
     # Everything the new loan holds is known here, so it is written by one statement (loan,
@@ -167,6 +168,9 @@ async def edit_loan(req: m.EditLoan, ctx: Ctx) -> m.Loan:
         if before.status == "APPROVED":
             raise Conflict("an approved loan cannot be edited", code="loan_not_editable")
         principal = req.principal if req.principal is not None else before.principal
+        # The edited loan is requested anew (it goes back to NEW): its principal, given or kept,
+        # must be within the agent's limit as it is now.
+        parties.within_limit(agent, principal)
         months = req.months if req.months is not None else before.months
         terms = _terms(principal, months)
         row = await q.edit_loan.fetchrow(

@@ -1,14 +1,15 @@
 """Who the loans actor deals with: its own read model of customers and agents.
 
-The `parties` table is fed by the users actor's events (`users.>`), so an approval, rejection or
-deletion takes effect here as soon as the event lands. A user not yet in it (the event still on
-its way) is asked of the users actor with `users.get` and written in; each row keeps the user's
-version, so an older event never overwrites a newer state.
+The `parties` table is fed by the users actor's events (`users.>`), so an approval, rejection,
+deletion or new lending limit takes effect here as soon as the event lands. A user not yet in it
+(the event still on its way) is asked of the users actor with `users.get` and written in; each
+row keeps the user's version, so an older event never overwrites a newer state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -25,30 +26,30 @@ _decode_user = msgspec.json.Decoder(UserRecord).decode
 _LOOKUP_TIMEOUT = 2.0
 _NOT_ANSWERING = frozenset({NO_RESPONDERS, TIMEOUT, UNAVAILABLE})
 
-PARTY_COLUMNS = "id, role, status, email, first_name, last_name, deleted"
+PARTY_COLUMNS = "id, role, status, email, first_name, last_name, deleted, lending_limit"
 get_party = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
 get_parties = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = ANY($1::uuid[])"
 upsert_party = """
-INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, lending_limit, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO UPDATE SET
     role = EXCLUDED.role, status = EXCLUDED.status, email = EXCLUDED.email,
     first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, deleted = EXCLUDED.deleted,
-    version = EXCLUDED.version, updated_at = now()
+    lending_limit = EXCLUDED.lending_limit, version = EXCLUDED.version, updated_at = now()
 WHERE parties.version < EXCLUDED.version"""
 
 
 # A batch of parties in one statement. ORDER BY id: two workers applying batches that share
 # parties lock their rows in the same order, so they wait for each other, never deadlock.
 upsert_parties = """
-INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, version)
+INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, lending_limit, version)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::boolean[], $8::integer[])
+                     $7::boolean[], $8::numeric[], $9::integer[])
 ORDER BY 1
 ON CONFLICT (id) DO UPDATE SET
     role = EXCLUDED.role, status = EXCLUDED.status, email = EXCLUDED.email,
     first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, deleted = EXCLUDED.deleted,
-    version = EXCLUDED.version, updated_at = now()
+    lending_limit = EXCLUDED.lending_limit, version = EXCLUDED.version, updated_at = now()
 WHERE parties.version < EXCLUDED.version"""
 
 
@@ -60,6 +61,7 @@ class Party(msgspec.Struct, frozen=True, kw_only=True):
     first_name: str
     last_name: str
     deleted: bool
+    lending_limit: Decimal | None = None  # an agent's; None: no limit
 
     @property
     def name(self) -> str:
@@ -76,6 +78,7 @@ def party_of(user: UserRecord | UserChanged) -> Party:
         first_name=user.first_name,
         last_name=user.last_name,
         deleted=user.deleted,
+        lending_limit=user.lending_limit,
     )
 
 
@@ -89,6 +92,7 @@ async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None
         party.first_name,
         party.last_name,
         party.deleted,
+        party.lending_limit,
         version,
     )
 
@@ -104,7 +108,7 @@ async def remember_all(con: Conn, versions: Iterable[tuple[Party, int]]) -> None
     if not newest:
         return
     rows = [
-        (p.id, p.role, p.status, p.email, p.first_name, p.last_name, p.deleted, version)
+        (p.id, p.role, p.status, p.email, p.first_name, p.last_name, p.deleted, p.lending_limit, version)
         for p, version in newest.values()
     ]
     await con.execute(upsert_parties, *(list(column) for column in zip(*rows, strict=True)))
@@ -172,3 +176,13 @@ async def approved_agent(ctx: Context[Any], known: Party | None = None) -> Party
     if agent.status != "active":
         raise Forbidden("the agent has been rejected")
     return agent
+
+
+def within_limit(agent: Party, principal: Decimal) -> None:
+    """Refuse (403) a principal over the agent's lending limit; exactly the limit is allowed."""
+    if agent.lending_limit is not None and principal > agent.lending_limit:
+        raise Forbidden(
+            f"the principal is over the agent's lending limit of {agent.lending_limit:.2f}",
+            code="over_agent_limit",
+            details={"lending_limit": f"{agent.lending_limit:.2f}"},
+        )

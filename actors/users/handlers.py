@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from actors.bus.tokens import Caller
 from actors.contracts import users as m
@@ -22,6 +24,7 @@ from actors.runtime.db import Conn
 from actors.runtime.events import emit
 from actors.runtime.paging import fetch_page
 from actors.runtime.sql import Statement
+from actors.users import notifications as notices
 from actors.users import queries as q
 from actors.users.passwords import Passwords, check_length
 from actors.users.signing import SigningKey
@@ -57,6 +60,7 @@ def to_user(row: asyncpg.Record) -> m.User:
         role=row["role"],
         status=row["status"],
         created_at=row["created_at"],
+        lending_limit=row["lending_limit"],
     )
 
 
@@ -224,18 +228,65 @@ async def _agent_or_error(ctx: Ctx, user_id: uuid.UUID) -> m.User:
     return to_user(row)
 
 
+_LIMIT_CEILING = Decimal("1e12")  # NUMERIC(14,2) holds less
+_LIMIT_FIELD = {"field": "lending_limit"}
+
+
+def checked_limit(value: Decimal | None) -> Decimal | None:
+    """A lending limit as given (None: no limit): more than 0, at most two decimals. Never rounded:
+    the agent would be held to another sum than the one the admin set."""
+    if value is None:
+        return None
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or sign or not any(digits):  # NaN, infinity, ≤ 0
+        raise BadRequest("lending_limit must be a number more than 0", details=_LIMIT_FIELD)
+    extra = -exponent - 2
+    if extra > 0 and any(digits[-extra:]):
+        raise BadRequest("lending_limit must have at most two decimal places", details=_LIMIT_FIELD)
+    if value >= _LIMIT_CEILING:
+        raise BadRequest("lending_limit is too large", details=_LIMIT_FIELD)
+    return value
+
+
 @actor.handle("users.decide_agent", m.DecideAgent, roles={"admin"})
 async def decide_agent(req: m.DecideAgent, ctx: Ctx) -> m.User:
-    """Approve (active) or reject an agent; the decision may be changed later."""
+    """Approve (active; optionally setting the lending limit) or reject an agent; the decision may be
+    changed later."""
     await signed_in_user(ctx)
     status = "active" if req.is_approved else "rejected"
+    keep_limit = isinstance(req.lending_limit, msgspec.UnsetType)
+    if not keep_limit and not req.is_approved:
+        raise BadRequest("lending_limit: only an approval sets one", details=_LIMIT_FIELD)
+    limit = None if isinstance(req.lending_limit, msgspec.UnsetType) else checked_limit(req.lending_limit)
     claim = idempotency.claim(ctx, req)
     await claim.replay_if_answered(ctx.pool)
     async with ctx.pool.acquire() as con, con.transaction():
-        row = await q.set_agent_status.fetchrow(con, id=req.user_id, status=status)
+        row = await q.set_agent_status.fetchrow(
+            con, id=req.user_id, status=status, keep_limit=keep_limit, lending_limit=limit
+        )
         if row is not None:
-            event = "users.agent.approved" if req.is_approved else "users.agent.rejected"
+            if row["old_status"] == status:  # already decided so: only the limit changed
+                event = "users.agent.limit_changed"
+            else:
+                event = "users.agent.approved" if req.is_approved else "users.agent.rejected"
             await emit_user_event(con, ctx.settings, event, row)
+            user = to_user(row)
+            await claim.store(con, user)
+            return user
+    return await _agent_or_error(ctx, req.user_id)  # unchanged, or why not
+
+
+@actor.handle("users.set_lending_limit", m.SetLendingLimit, roles={"admin"})
+async def set_lending_limit(req: m.SetLendingLimit, ctx: Ctx) -> m.User:
+    """Set an agent's lending limit, or remove it (null); the same limit again changes nothing."""
+    await signed_in_user(ctx)
+    limit = checked_limit(req.lending_limit)
+    claim = idempotency.claim(ctx, req)
+    await claim.replay_if_answered(ctx.pool)
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await q.set_lending_limit.fetchrow(con, id=req.user_id, lending_limit=limit)
+        if row is not None:
+            await emit_user_event(con, ctx.settings, "users.agent.limit_changed", row)
             user = to_user(row)
             await claim.store(con, user)
             return user
@@ -303,12 +354,20 @@ async def record_loan_activity(events: list[Envelope], con: Conn, state: UsersSt
                     occurred_at=event.occurred_at,
                 )
             )
-        if event.type in ("loans.loan.approved", "loans.loan.rejected"):
-            notice = q.NotificationRow(
-                id=uuid.uuid4(), user_id=loan.customer_id, loan_id=loan.loan_id, kind=kind.replace(".", "_")
-            )
+        if (notice := notices.for_loan_event(event, loan)) is not None:
             notifications.append(notice)
     if activity:
         await con.execute(q.insert_activity.sql, *q.insert_activity.columns_of(activity))
-    if notifications:
-        await con.execute(q.insert_notifications.sql, *q.insert_notifications.columns_of(notifications))
+    await notices.record(con, notifications)
+
+
+@actor.handle("users.list_notifications", m.ListNotifications, roles=ANY_USER)
+async def list_notifications(req: m.ListNotifications, ctx: Ctx) -> m.NotificationPage:
+    """The caller's own notifications, newest first, each with when it was mailed."""
+    user = await signed_in_user(ctx)
+    values = {"user_id": user.id}
+    rows, total = await fetch_page(
+        ctx.pool, q.list_notifications, values, page=req.page, page_size=req.page_size
+    )
+    data = [notices.to_notification(r) for r in rows]
+    return m.NotificationPage(data=data, count=total, page=req.page, page_size=req.page_size)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from actors.runtime.sql import Statement
 
-USER_COLUMNS = "id, email, first_name, last_name, role, status, created_at, version"
+USER_COLUMNS = "id, email, first_name, last_name, role, status, created_at, lending_limit, version"
 
 insert_user = Statement(f"""
 INSERT INTO users (id, email, password_hash, first_name, last_name, role, status)
@@ -50,9 +50,26 @@ WHERE role = 'agent' AND status = 'pending' AND deleted_at IS NULL
 ORDER BY created_at ASC, id ASC
 LIMIT :limit OFFSET :offset""")
 
+# A decision, and the limit an approval may set (`keep_limit` false), written only if either
+# changes. The row is locked and read in FROM first, so RETURNING can say what the status was
+# before (approved/rejected, or only the limit changed) even with a concurrent decision.
 set_agent_status = Statement(f"""
-UPDATE users SET status = :status, version = version + 1, updated_at = now()
-WHERE id = :id AND role = 'agent' AND deleted_at IS NULL AND status <> :status
+UPDATE users SET
+    status = :status,
+    lending_limit = CASE WHEN :keep_limit::boolean THEN before.old_limit ELSE :lending_limit::numeric END,
+    version = version + 1, updated_at = now()
+FROM (SELECT id AS agent_id, status AS old_status, lending_limit AS old_limit FROM users
+      WHERE id = :id AND role = 'agent' AND deleted_at IS NULL FOR UPDATE) AS before
+WHERE users.id = before.agent_id
+  AND (before.old_status <> :status
+       OR (NOT :keep_limit::boolean AND before.old_limit IS DISTINCT FROM :lending_limit::numeric))
+RETURNING {USER_COLUMNS}, before.old_status""")
+
+# A live agent's limit; the same limit again writes nothing (no version, no event).
+set_lending_limit = Statement(f"""
+UPDATE users SET lending_limit = :lending_limit::numeric, version = version + 1, updated_at = now()
+WHERE id = :id AND role = 'agent' AND deleted_at IS NULL
+  AND lending_limit IS DISTINCT FROM :lending_limit::numeric
 RETURNING {USER_COLUMNS}""")
 
 delete_agent = Statement(f"""
@@ -63,7 +80,8 @@ RETURNING {USER_COLUMNS}""")
 activity = Statement("""
 SELECT type, loan_id, status, version, by_user AS by, occurred_at FROM activity
 WHERE user_id = :user_id
-ORDER BY occurred_at DESC, event_id
+-- events one statement wrote (a COB step's) share occurred_at: the later version is newer
+ORDER BY occurred_at DESC, version DESC, event_id
 LIMIT 20""")
 
 
@@ -81,12 +99,15 @@ class ActivityRow(NamedTuple):
 
 
 class NotificationRow(NamedTuple):
-    """A decision a customer is told of: insert_notifications takes a batch, one array per field."""
+    """What a customer is told of (actors/users/notifications.py): insert_notifications takes a
+    batch, one array per field."""
 
     id: UUID
+    event_id: UUID
     user_id: UUID
     loan_id: UUID
     kind: str
+    facts: str  # a JSON object of strings: what actors/users/templates.py fills in
 
 
 # One statement for a batch of events: each parameter is a column, unnest() zips them into rows.
@@ -101,9 +122,20 @@ ON CONFLICT DO NOTHING""",
     ActivityRow,
 )
 
+# `event_id` is unique: an event applied twice (its inbox row aside) still tells the customer once.
 insert_notifications = Statement(
     """
-INSERT INTO notifications (id, user_id, loan_id, kind)
-SELECT * FROM unnest(:id::uuid[], :user_id::uuid[], :loan_id::uuid[], :kind::text[])""",
+INSERT INTO notifications (id, event_id, user_id, loan_id, kind, facts)
+SELECT * FROM unnest(
+    :id::uuid[], :event_id::uuid[], :user_id::uuid[], :loan_id::uuid[], :kind::text[], :facts::jsonb[]
+)
+ON CONFLICT (event_id) DO NOTHING""",
     NotificationRow,
 )
+
+list_notifications = Statement("""
+SELECT id, kind, loan_id, facts, created_at, delivered_at, count(*) OVER () AS total
+FROM notifications
+WHERE user_id = :user_id
+ORDER BY created_at DESC, seq DESC
+LIMIT :limit OFFSET :offset""")

@@ -45,6 +45,14 @@ ENDPOINTS = [
     ),
     Endpoint("GET", "/profile", "users.profile", "Your profile", Empty, m.Profile),
     Endpoint(
+        "GET",
+        "/notifications",
+        "users.list_notifications",
+        "Your notifications",
+        m.ListNotifications,
+        m.NotificationPage,
+    ),
+    Endpoint(
         "POST",
         "/create-admin",
         "users.create_admin",
@@ -63,6 +71,14 @@ ENDPOINTS = [
     ),
     Endpoint(
         "DELETE", "/approve-delete/{user_id}", "users.delete_agent", "Agent deleted", m.DeleteAgent, m.User
+    ),
+    Endpoint(
+        "PUT",
+        "/agents/{user_id}/lending-limit",
+        "users.set_lending_limit",
+        "Lending limit set",
+        m.SetLendingLimit,
+        m.User,
     ),
 ]
 

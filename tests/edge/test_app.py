@@ -98,7 +98,7 @@ def test_the_openapi_document_shows_bodies_queries_and_replies(client: TestClien
 
     decide = doc["paths"]["/api/user/approve-delete/{user_id}"]["put"]
     decide_body = decide["requestBody"]["content"]["application/json"]["schema"]
-    assert list(decide_body["properties"]) == ["is_approved"]  # user_id comes from the path
+    assert list(decide_body["properties"]) == ["is_approved", "lending_limit"]  # user_id: the path
     assert decide["parameters"][0]["schema"] == {"type": "string", "format": "uuid"}
     assert decide["security"] == [{"bearer": []}]
 
