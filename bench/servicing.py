@@ -4,6 +4,7 @@ repayment's CPU against a loan create's (issue 13 item 7).
     python -m bench.servicing --quick             # 20,000 accounts, 1 and 2 workers, short loads: < 1 min
     python -m bench.servicing                     # 100,000 × 1 and 2 workers, 1,000,000 × 2, repay vs create
     python -m bench.servicing --big 0 --no-writes # the 100,000-account runs only
+    python -m bench.servicing --no-cob            # repay vs create only, at 100,000 accounts
 
 NATS and Postgres are embedded (ops.embedded) in a temporary folder unless LOANS_NATS_URL /
 LOANS_DATABASE_URL are set, as for `python -m bench`. Every process is stopped by its pid.
@@ -109,7 +110,9 @@ def _steps(
         s = stage.with_database(base, servers.database_url, database)
         return msgspec.structs.replace(s, events_prefix=f"{base.events_prefix}_{prefix}")
 
-    sizes = [(args.accounts, args.workers)] + ([(args.big, (2,))] if args.big else [])
+    if not args.cob:
+        o.notes.append("No close-of-business runs (--no-cob).")
+    sizes = [(args.accounts, args.workers)] + ([(args.big, (2,))] if args.big and args.cob else [])
     for accounts, workers in sizes:
         seeded = db(f"seed_{accounts}")
         print(f"seeding {accounts:,} accounts", flush=True)
@@ -128,12 +131,13 @@ def _steps(
         o.seeds[f"{accounts:,}"]["total"] = time.monotonic() - t0
         print(f"  {o.seeds[f'{accounts:,}']}", flush=True)
         # a fresh copy for each run but the last, which has the seed itself: each does the same work
-        copies = {w: db(f"cob_{accounts}_{w}w") for w in workers[:-1]}
+        copies = {w: db(f"cob_{accounts}_{w}w") for w in workers[:-1]} if args.cob else {}
         repay_db = db(f"repay_{accounts}") if args.writes and accounts == args.accounts else None
         fresh = [*copies.values(), *([repay_db] if repay_db else [])]
         for name in fresh:
             asyncio.run(data.create_database(servers.database_url, name, template=seeded))
-        copies[workers[-1]] = seeded
+        if args.cob:
+            copies[workers[-1]] = seeded
         for w, database in copies.items():
             asyncio.run(servicing_pg.checkpoint(servers.database_url))
             run = CobRun(name=f"{accounts:,} × {w}", accounts=accounts, workers=w)

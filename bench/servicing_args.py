@@ -11,6 +11,7 @@ class Args:
     accounts: int
     workers: tuple[int, ...]
     big: int  # 0: no run at the big size
+    cob: bool  # False: no close-of-business runs (the write loads alone)
     writes: bool
     duration: float
     connections: int
@@ -33,6 +34,9 @@ def parse(argv: list[str] | None = None) -> Args:
     p.add_argument("--workers", default="1,2", help="servicing workers of each run at --accounts (1,2)")
     p.add_argument(
         "--big", type=int, default=None, help="accounts of a run with 2 workers (1000000; --quick 0)"
+    )
+    p.add_argument(
+        "--cob", action=argparse.BooleanOptionalAction, default=True, help="close-of-business runs (on)"
     )
     p.add_argument(
         "--writes", action=argparse.BooleanOptionalAction, default=True, help="repay vs create (on)"
@@ -64,6 +68,7 @@ def parse(argv: list[str] | None = None) -> Args:
         accounts=a.accounts or (20_000 if a.quick else 100_000),
         workers=workers,
         big=a.big if a.big is not None else (0 if a.quick else 1_000_000),
+        cob=a.cob,
         writes=a.writes,
         duration=a.duration or (2.0 if a.quick else 10.0),
         connections=a.connections,

@@ -3,23 +3,30 @@
 A write locks the account row, rebuilds the Ledger from the installments and the repayments not
 reversed, in the order they were recorded (ledger.replay), applies its change, and writes back
 what the Ledger says: each installment's paid, waived and status columns (judged at the business
-date), the account's sums, status, days past due and bucket. The rules are ledger.py's alone.
+date), the account's sums, status, days past due and bucket. The rules are ledger.py's alone;
+the SQL of the read and the write is actors/servicing/repayment_sql.py's (one statement each).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from actors.contracts import servicing as m
-from actors.contracts.errors import NotFound
+from actors.contracts.errors import Conflict, NotFound
 from actors.runtime.db import Conn
 from actors.runtime.sql import Statement
+from actors.servicing import accounts, agents
 from actors.servicing import ledger as money
+from actors.servicing import repayment_sql as q
+from actors.servicing.actor import Ctx
 from actors.servicing.ledger import ZERO, Ledger, Repayment, Terms
 
 ACCOUNT_COLUMNS = (
@@ -30,32 +37,10 @@ ACCOUNT_COLUMNS = (
 INSTALLMENT_COLUMNS = (
     "number, due_date, interest, principal, paid_interest, paid_principal, waived_interest, status"
 )
-_LOCK_ACCOUNT = Statement(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE loan_id = :loan_id FOR UPDATE")
 GET_ACCOUNT = Statement(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE loan_id = :loan_id")
 INSTALLMENTS = Statement(
     f"SELECT {INSTALLMENT_COLUMNS} FROM installments WHERE loan_id = :loan_id ORDER BY number"
 )
-_REPAYMENTS = Statement(
-    "SELECT id, amount, paid_on FROM transactions WHERE loan_id = :loan_id AND NOT reversed ORDER BY seq"
-)
-# Only the installments whose columns change are written (a repayment touches one or two of 480).
-_SAVE_INSTALLMENTS = Statement("""
-UPDATE installments AS i
-SET paid_interest = u.paid_interest, paid_principal = u.paid_principal,
-    waived_interest = u.waived_interest, status = u.status
-FROM unnest(:number::integer[], :paid_interest::numeric[], :paid_principal::numeric[],
-            :waived_interest::numeric[], :status::text[])
-     AS u(number, paid_interest, paid_principal, waived_interest, status)
-WHERE i.loan_id = :loan_id AND i.number = u.number
-  AND (i.paid_interest, i.paid_principal, i.waived_interest, i.status)
-      IS DISTINCT FROM (u.paid_interest, u.paid_principal, u.waived_interest, u.status)""")
-_SAVE_ACCOUNT = Statement("""
-UPDATE accounts
-SET status = :status, closed_on = :closed_on, outstanding_principal = :outstanding_principal,
-    paid_principal = :paid_principal, paid_interest = :paid_interest,
-    waived_interest = :waived_interest, days_past_due = :days_past_due, bucket = :bucket,
-    version = :version, updated_at = now()
-WHERE loan_id = :loan_id""")
 
 
 def terms_of(account: asyncpg.Record, installments: list[asyncpg.Record]) -> Terms:
@@ -82,7 +67,8 @@ def stored_ledger(account: asyncpg.Record, installments: list[asyncpg.Record]) -
 
 @dataclass
 class Book:
-    """A locked account, its Ledger replayed, and the repayments replayed (in seq order)."""
+    """A locked account (the read's row), its Ledger replayed, and the repayments replayed (in
+    seq order) with their allocations."""
 
     account: asyncpg.Record
     ledger: Ledger
@@ -92,6 +78,11 @@ class Book:
     @property
     def loan_id(self) -> UUID:
         value: UUID = self.account["loan_id"]
+        return value
+
+    @property
+    def business_date(self) -> date:
+        value: date = self.account["business_date"]
         return value
 
     def judged_at(self, business_date: date) -> date:
@@ -108,43 +99,90 @@ class Book:
         return value
 
 
-async def locked(con: Conn, loan_id: UUID, *, leaving_out: UUID | None = None) -> Book:
-    """Lock the account row (FOR UPDATE: its writes take turns) and replay its repayments, all
-    but `leaving_out`. ledger.Overpayment / AccountClosed if those no longer fit the schedule."""
-    account = await _LOCK_ACCOUNT.fetchrow(con, loan_id=loan_id)
-    if account is None:
-        raise NotFound("no such loan")
-    installments = await INSTALLMENTS.fetch(con, loan_id=loan_id)
-    repayments = [r for r in await _REPAYMENTS.fetch(con, loan_id=loan_id) if r["id"] != leaving_out]
-    ledger, allocations = money.replay(
-        terms_of(account, installments), (Repayment(r["amount"], r["paid_on"]) for r in repayments)
+def _acting(row: asyncpg.Record) -> bool:
+    return bool(row["agent_status"] == "active" and not row["agent_deleted"])
+
+
+@asynccontextmanager
+async def writing(
+    ctx: Ctx, loan_id: UUID, *, reversing: UUID | None = None
+) -> AsyncIterator[tuple[Conn, Book]]:
+    """The account locked (FOR UPDATE: its writes take turns) and its Book, in a transaction the
+    block writes in; with `reversing`, every repayment but that one replayed (the read's row has
+    it as target_*). Who may act, as accounts.readable says: an agent must be approved (their
+    standing rides in the read; one not known as acting is asked of the users actor, outside the
+    transaction, as agents.approved_agent does), and an account missing is opened from the loans
+    actor (also outside), then read again."""
+    statement = q.READ if reversing is None else q.READ_WITH_TARGET
+    values: dict[str, Any] = {"loan_id": loan_id, "agent_id": None}
+    if ctx.user.role == "agent":
+        values["agent_id"] = ctx.user.id
+    if reversing is not None:
+        values["transaction_id"] = reversing
+    agent_known, opened = ctx.user.role != "agent", False
+    while True:
+        async with ctx.pool.acquire() as con, con.transaction():
+            row = await statement.fetchrow(con, **values)
+            if row is not None and row["fresh"] is False:  # see repayment_sql.READ
+                row = await statement.fetchrow(con, **values)  # under the lock: as new as it
+            assert row is not None  # business_date has its one row
+            agent_known = agent_known or _acting(row)
+            if agent_known and row["loan_id"] is not None:
+                if ctx.user.role == "customer" and row["customer_id"] != ctx.user.id:
+                    raise NotFound("no such loan")
+                yield con, _book(row, reversing)
+                return
+        if not agent_known:
+            await agents.approved_agent(ctx)  # 403 unless the users actor says approved
+            agent_known = True
+        elif not opened:
+            await accounts.open_from_loans(ctx, loan_id)
+            opened = True
+        else:  # deleted again in between: nothing a caller could do about it
+            raise NotFound("no such loan")
+
+
+def _book(row: asyncpg.Record, leaving_out: UUID | None) -> Book:
+    """The Ledger replayed from the read's row; 409 if the repayments but `leaving_out` no
+    longer fit the schedule (only a reversal leaves one out)."""
+    terms = Terms(
+        principal=row["principal"],
+        annual_rate=row["interest"],
+        start_date=row["start_date"],
+        installments=tuple(
+            map(money.Installment, row["numbers"], row["due_dates"], row["interests"], row["principals"])
+        ),
     )
-    return Book(account, ledger, [r["id"] for r in repayments], allocations)
+    ids: list[UUID] = row["repayment_ids"] or []
+    kept = [i for i, id_ in enumerate(ids) if id_ != leaving_out]
+    try:
+        ledger, allocations = money.replay(
+            terms, (Repayment(row["amounts"][i], row["paid_ons"][i]) for i in kept)
+        )
+    except (money.Overpayment, money.AccountClosed):
+        raise Conflict("the other repayments would not fit the schedule without this one") from None
+    return Book(row, ledger, [ids[i] for i in kept], allocations)
 
 
-async def save(con: Conn, book: Book, business_date: date, version: int) -> None:
-    """Write the Ledger's state back, judged at `business_date`, the account at `version`."""
+def books_row(book: Book, business_date: date, version: int) -> q.BooksRow:
+    """The Ledger's state as the write stores it, judged at `business_date`, the account at `version`."""
     ledger = book.ledger
-    n = len(ledger.terms.installments)
-    await _SAVE_INSTALLMENTS.execute(
-        con,
+    days = ledger.days_past_due(business_date)
+    return q.BooksRow(
         loan_id=book.loan_id,
         number=[inst.number for inst in ledger.terms.installments],
         paid_interest=ledger.paid_interest,
         paid_principal=ledger.paid_principal,
         waived_interest=ledger.waived_interest,
-        status=[ledger.status_of(i, business_date) for i in range(n)],
-    )
-    days = ledger.days_past_due(business_date)
-    await _SAVE_ACCOUNT.execute(
-        con,
-        loan_id=book.loan_id,
-        status="CLOSED" if ledger.closed else "ACTIVE",
+        installment_status=[
+            ledger.status_of(i, business_date) for i in range(len(ledger.terms.installments))
+        ],
+        account_status="CLOSED" if ledger.closed else "ACTIVE",
         closed_on=ledger.closed_on,
         outstanding_principal=ledger.outstanding_principal,
-        paid_principal=sum(ledger.paid_principal, ZERO),
-        paid_interest=sum(ledger.paid_interest, ZERO),
-        waived_interest=sum(ledger.waived_interest, ZERO),
+        total_paid_principal=sum(ledger.paid_principal, ZERO),
+        total_paid_interest=sum(ledger.paid_interest, ZERO),
+        total_waived_interest=sum(ledger.waived_interest, ZERO),
         days_past_due=days,
         bucket=money.bucket(days),
         version=version,
