@@ -7,6 +7,7 @@ aiosmtpd runs it on a thread with an event loop of its own; it accepts any sende
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +17,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from ops.embedded import free_port
+
+# aiosmtpd logs every connection at INFO on "mail.log": dozens of lines in `loans up`'s terminal
+# for a mailbox that only catches our own mails. Its warnings and errors still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 HOST = "127.0.0.1"
 
