@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from nats.aio.client import Client
 
 from actors.contracts.config import Settings
 
 log = logging.getLogger("actors.nats")
+
+INBOX = "_INBOX"  # every inbox prefix starts so; nats-py's default is this alone
+_INBOX_TOKEN = re.compile(r"_INBOX(_[A-Za-z0-9_-]+)?")
+
+
+def inbox_prefix(settings: Settings, name: str) -> str:
+    """`_INBOX_<NATS user>`: each component reads only its own replies (design.md §16).
+
+    deploy/nats-authorization.conf lets user `users` subscribe `_INBOX_users.>` and no other inbox.
+    Without a user (a server with no authorization) the connection's name stands in.
+    """
+    return f"{INBOX}_{re.sub(r'[^A-Za-z0-9_-]', '_', settings.nats_user or name)}"
+
+
+def is_inbox(subject: str) -> bool:
+    """Whether `subject` is under an inbox prefix: the only reply subjects an actor answers.
+
+    Anything else (`$JS.API.STREAM.PURGE.EVENTS`, another actor's `loans.create`, an event subject)
+    would make the actor publish where the requester chose: a confused deputy (issue 12, M1).
+    """
+    first, dot, rest = subject.partition(".")
+    if not (dot and rest) or any(c in rest for c in "*> \t\r\n"):  # no wildcards: one inbox
+        return False
+    return _INBOX_TOKEN.fullmatch(first) is not None
 
 
 async def connect(settings: Settings, name: str) -> Client:
@@ -27,6 +52,7 @@ async def connect(settings: Settings, name: str) -> Client:
         # several servers of a cluster: LOANS_NATS_URL=nats://a:4222,nats://b:4222
         [url.strip() for url in settings.require_nats_url().split(",") if url.strip()],
         name=name,
+        inbox_prefix=inbox_prefix(settings, name),
         connect_timeout=2,
         reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int; a float works (asyncio.sleep)
         max_reconnect_attempts=-1,

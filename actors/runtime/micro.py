@@ -8,6 +8,7 @@ itself. The reply shapes are nats.micro's own dataclasses, so standard NATS tool
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,10 @@ from nats.micro.service import (
     ServiceStats,
 )
 
+from actors.bus.connection import is_inbox
+
 API_PREFIX = "$SRV"
+log = logging.getLogger("actors.runtime.micro")
 
 
 @dataclass
@@ -126,8 +130,12 @@ class MicroService:
 
 async def _reply_json(nc: Client, msg: Msg, body: dict[str, Any]) -> None:
     # publish, not msg.respond(): respond() echoes the request's headers back
-    if msg.reply:
-        await nc.publish(msg.reply, json.dumps(body).encode())
+    if not msg.reply:
+        return
+    if not is_inbox(msg.reply):  # answer only an inbox, never where a requester points (M1)
+        log.warning("%s: request dropped: reply subject %r is not an inbox", msg.subject, msg.reply[:200])
+        return
+    await nc.publish(msg.reply, json.dumps(body).encode())
 
 
 def _endpoint_name(subject: str) -> str:

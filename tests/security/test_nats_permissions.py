@@ -1,101 +1,47 @@
-"""deploy/nats-server.conf: each component may use only its own subjects, and that is enough to run."""
+"""deploy/nats-server.conf: each component may use only its own subjects and read only its own
+replies, and that is enough to run."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import nats
 import pytest
-from nats.aio.client import Client
 
-from actors.contracts.config import Settings, load_settings
-from actors.runtime.migrate import migrate
-from actors.runtime.worker import start_actor
-from ops.embedded import EmbeddedNats, free_port
-from ops.registry import ACTORS, deployable
-from tests.support.databases import create_database, drop_database, with_database
+from actors.contracts.config import Settings
+from tests.security.conftest import PASSWORDS, connect_as, refused
 from tests.support.people import PASSWORD, new_email
-from tests.support.polling import eventually, eventually_sync
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.anyio
-CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-server.conf"
-AUTHORIZATION = CONF.with_name("nats-authorization.conf")
-PASSWORDS = {name: uuid.uuid4().hex for name in ("edge", "users", "loans", "servicing", "tools")}
-
-
-@pytest.fixture(scope="module")
-def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """nats-server started with the deploy config, on a free port and a throwaway store."""
-    port = free_port()
-    store = tmp_path_factory.mktemp("secured-nats")
-    conf = store / "nats-server.conf"  # the deploy file, with a throwaway store (-sd can't override it)
-    conf.write_text(
-        CONF.read_text().replace('store_dir: "/var/lib/loan-actors/nats"', f'store_dir: "{store}"')
-    )
-    (store / AUTHORIZATION.name).write_text(AUTHORIZATION.read_text())  # included beside it
-    env = {**os.environ, **{f"LOANS_NATS_{k.upper()}_PASSWORD": v for k, v in PASSWORDS.items()}}
-    process = subprocess.Popen(
-        [EmbeddedNats.binary(), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        def listening() -> bool:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-
-        eventually_sync(
-            listening,
-            timeout=10,
-            what="nats-server with the deploy config did not start",
-            ignoring=(OSError,),
-        )
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-async def connect_as(url: str, user: str, errors: list[str]) -> Client:
-    async def on_error(exc: Exception) -> None:
-        errors.append(str(exc).lower())
-
-    return await nats.connect(
-        url, user=user, password=PASSWORDS[user], error_cb=on_error, allow_reconnect=False
-    )
-
 
 FORBIDDEN_PUBLISH = {
     "edge": ["events.users.user.registered", "events.loans.loan.created", "$JS.API.STREAM.DELETE.EVENTS"],
     "users": ["loans.create", "events.loans.loan.created", "$JS.API.STREAM.DELETE.EVENTS"],
     "loans": ["users.signup", "events.users.agent.approved", "$JS.API.STREAM.DELETE.EVENTS"],
+    "servicing": ["users.signup", "loans.create", "$JS.API.STREAM.PURGE.EVENTS"],
+    "tools": ["_INBOX_edge.x", "work.events.x"],
+}
+COMPONENTS = ("edge", "users", "loans", "servicing", "tools")
+# Every inbox but one's own (H1): the shared `_INBOX.>` and each other component's prefix.
+OTHER_INBOXES = {
+    user: [">", "_INBOX.>", "_INBOX.*", *(f"_INBOX_{other}.>" for other in COMPONENTS if other != user)]
+    for user in COMPONENTS
 }
 FORBIDDEN_SUBSCRIBE = {
-    "edge": ["users.*", "loans.*", "events.>"],
-    "users": ["loans.*", "events.>"],
-    "loans": ["users.*", "events.>"],
+    "edge": ["users.*", "loans.*", "events.>", *OTHER_INBOXES["edge"]],
+    "users": ["loans.*", "events.>", *OTHER_INBOXES["users"]],
+    "loans": ["users.*", "events.>", *OTHER_INBOXES["loans"]],
+    "servicing": ["users.*", "loans.*", "events.>", *OTHER_INBOXES["servicing"]],
+    "tools": ["users.*", "$SRV.>", *OTHER_INBOXES["tools"]],
 }
-
-
-def refused(subject: str, errors: list[str]) -> bool:
-    """The server has reported a permissions violation on `subject`."""
-    return any("permissions violation" in e and subject.lower() in e for e in errors)
 
 
 @pytest.mark.parametrize("user", sorted(FORBIDDEN_PUBLISH))
 async def test_each_forbidden_publish_and_subscribe_is_refused(secured_nats: str, user: str) -> None:
+    """Among them `_INBOX.>` and the other components' inbox prefixes: no one reads another's replies."""
     errors: list[str] = []
     nc = await connect_as(secured_nats, user, errors)
     try:
@@ -115,51 +61,40 @@ async def test_each_forbidden_publish_and_subscribe_is_refused(secured_nats: str
         await nc.close()
 
 
+@pytest.mark.parametrize("user", ["users", "loans", "servicing", "tools"])
+async def test_replies_come_to_the_components_own_inbox_prefix_only(secured_nats: str, user: str) -> None:
+    """JetStream's API answers on `_INBOX_<user>`; with nats-py's shared `_INBOX` nothing can."""
+    errors: list[str] = []
+    own = await connect_as(secured_nats, user, errors)
+    try:
+        assert (await own.jetstream().account_info()).streams >= 0
+    finally:
+        await own.close()
+    shared = await nats.connect(
+        secured_nats, user=user, password=PASSWORDS[user], error_cb=partial(_append, errors)
+    )
+    try:
+        with pytest.raises(nats.errors.TimeoutError):  # the reply's subscription was refused
+            await shared.jetstream(timeout=1).account_info()
+        await eventually(partial(_refused_like, "_inbox.", errors), timeout=5, what="_INBOX.* allowed")
+    finally:
+        await shared.close()
+
+
+async def _append(errors: list[str], exc: Exception) -> None:
+    errors.append(str(exc).lower())
+
+
+def _refused_like(start: str, errors: list[str]) -> bool:
+    return any("permissions violation" in e and f'"{start}' in e for e in errors)
+
+
 async def test_a_wrong_password_is_refused(secured_nats: str) -> None:
+    """A component's user name with another password does not log in."""
     with pytest.raises(Exception, match=r"(?i)authorization"):
         await nats.connect(
             secured_nats, user="edge", password="wrong", allow_reconnect=False, max_reconnect_attempts=0
         )
-
-
-@pytest.fixture
-async def secured_system(
-    secured_nats: str, server_urls: tuple[str, str], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Users and loans workers and the edge, each logged in to NATS as itself, on a fresh database."""
-    from edge.app import create_app
-
-    run = uuid.uuid4().hex[:8]
-    admin_url = server_urls[1]
-    base = load_settings(
-        {},
-        nats_url=secured_nats,
-        database_url=with_database(admin_url, f"loans_sec_{run}"),
-        db_role_prefix=f"ls{run}_",
-        data_dir=str(tmp_path),
-        bcrypt_cost=4,
-    )
-
-    def as_user(name: str) -> Settings:
-        return msgspec.structs.replace(base, nats_user=name, nats_password=PASSWORDS[name])
-
-    await create_database(admin_url, f"loans_sec_{run}")
-    try:
-        await migrate(base)
-        async with AsyncExitStack() as stack:
-            await start_actor(deployable("users"), as_user("users"), stack)
-            await start_actor(deployable("loans"), as_user("loans"), stack)
-            await start_actor(deployable("servicing"), as_user("servicing"), stack)
-            app = create_app(as_user("edge"))
-            transport = httpx.ASGITransport(app=app)
-            await stack.enter_async_context(app.lifespan())
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://edge")
-            )
-            client.settings = base  # type: ignore[attr-defined]
-            yield client
-    finally:
-        await drop_database(admin_url, f"loans_sec_{run}", [base.role_for(a) for a in ACTORS])
 
 
 async def test_the_whole_flow_runs_with_each_component_confined(secured_system: httpx.AsyncClient) -> None:

@@ -135,7 +135,12 @@ class NatsCluster:
     async def connect(self, user: str) -> Client:
         alive = [n.url for n in self.nodes.values() if n.process is not None and n.process.poll() is None]
         return await nats.connect(
-            alive, user=user, password=PASSWORDS[user], connect_timeout=2, allow_reconnect=True
+            alive,
+            user=user,
+            password=PASSWORDS[user],
+            inbox_prefix=f"_INBOX_{user}",  # the only inbox the user may read (nats-authorization.conf)
+            connect_timeout=2,
+            allow_reconnect=True,
         )
 
     def node_at(self, address: str) -> str:
