@@ -18,6 +18,7 @@ from actors.bus.connection import connect
 from actors.bus.heap import settle_heap
 from actors.contracts.config import Settings
 from edge.auth import preload_jwks
+from edge.client_address import Network, parse_trusted, resolve_scope
 from edge.context import Edge
 from edge.errors import exception_to_http_response
 from edge.fastpath import FastPath
@@ -37,6 +38,7 @@ def create_app(
     """The edge app. With `nc`, it uses that connection and leaves closing it to the caller."""
     if nc is None:
         settings.require_nats_url()  # a missing URL is a configuration error: fail now, by name
+    trusted = parse_trusted(settings.trusted_proxies)  # a bad CIDR stops the process, by name
     edge = Edge.build(settings)
     edge.bus.nc = nc
 
@@ -70,15 +72,20 @@ def create_app(
         logging_config=None,  # Litestar's default would replace the process's JSON log handler
     )
     app.fast = FastPath(edge, FORWARDED)
+    app.trusted_proxies = trusted
     return app
 
 
 class EdgeApp(Litestar):
-    """Litestar, with the forwarded routes answered in front of it (edge/fastpath.py)."""
+    """Litestar, with the forwarded routes answered in front of it (edge/fastpath.py), and the
+    client's address worked out before either (edge/client_address.py)."""
 
     fast: FastPath | None = None
+    trusted_proxies: tuple[Network, ...] = ()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.trusted_proxies and scope["type"] in ("http", "websocket"):
+            resolve_scope(scope, self.trusted_proxies)
         if self.fast is not None and await self.fast.serve(scope, receive, send):
             return
         await super().__call__(scope, receive, send)

@@ -14,7 +14,7 @@ from edge.auth import verifier_for
 from edge.breaker import Breakers
 from edge.metrics import EdgeMetrics
 from edge.nats_call import Bus
-from edge.ratelimit import FailureLimiter, RequestLimiter
+from edge.ratelimit import LoginLimits, RequestLimiter
 from edge.retry import RetryPolicy
 
 
@@ -23,7 +23,8 @@ class Edge:
     settings: Settings
     bus: Bus
     verifier: TokenVerifier
-    login_failures: FailureLimiter
+    logins: LoginLimits
+    signups: RequestLimiter | None  # None: no signup limit (signups_per_minute = 0)
     requests: RequestLimiter | None  # None: no general limit (requests_per_minute = 0)
     metrics: EdgeMetrics
 
@@ -44,7 +45,10 @@ class Edge:
             settings=settings,
             bus=bus,
             verifier=verifier_for(bus),
-            login_failures=FailureLimiter(settings.login_attempts_per_minute, window=60.0),
+            logins=LoginLimits(
+                settings.login_attempts_per_minute, settings.login_account_attempts_per_minute
+            ),
+            signups=RequestLimiter(settings.signups_per_minute) if settings.signups_per_minute else None,
             requests=RequestLimiter(per_minute) if per_minute else None,
             metrics=metrics,
         )

@@ -126,6 +126,9 @@ class Endpoint:
 
 _INTEGER = re.compile(r"-?[0-9]+")
 NUL_REASON = "text may not contain the NUL character (\\u0000)"
+# msgspec decodes nested arrays/objects recursively: a 2 KB body nested 1,000 deep raises
+# RecursionError, which is the client's bad input (400), never the edge's 500.
+TOO_DEEP = "the body is nested too deeply"
 _any_decoder = msgspec.json.Decoder()
 
 
@@ -139,6 +142,8 @@ def refuse_nul(body: bytes) -> None:
         found = _nul_at(_any_decoder.decode(body), "")
     except (msgspec.DecodeError, UnicodeDecodeError):
         return  # not JSON: the actor says so
+    except RecursionError:
+        raise BadRequest(TOO_DEEP) from None
     if found is not None:
         raise BadRequest(f"{found or 'body'}: {NUL_REASON}", details={"field": found or None})
 
@@ -209,5 +214,7 @@ def merge_fields(body: bytes, fields: Mapping[str, str]) -> bytes:
     except (msgspec.DecodeError, UnicodeDecodeError):
         message = "a JSON object body is required" if not body.strip() else "the body is not valid JSON"
         raise BadRequest(message) from None
+    except RecursionError:
+        raise BadRequest(TOO_DEEP) from None
     obj.update(fields)
     return _encoder.encode(obj)

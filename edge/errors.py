@@ -76,8 +76,14 @@ class PayloadTooLarge(ActorError):
 
 
 def retry_after_of(exc: ActorError) -> int | None:
-    """Seconds for the `Retry-After` header of a refusal that says when to come back."""
-    return exc.retry_after if isinstance(exc, RateLimited | CircuitOpen) else None
+    """Seconds for the `Retry-After` header of a refusal that says when to come back: the edge's
+    own, or an actor's 429/503 whose details say `retry_after` (a users worker shedding hashes)."""
+    if isinstance(exc, RateLimited | CircuitOpen):
+        return exc.retry_after
+    hint = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+    if exc.status in (429, 503) and isinstance(hint, int) and not isinstance(hint, bool) and hint > 0:
+        return hint
+    return None
 
 
 def error_body(code: str, message: str, details: Any = None) -> bytes:

@@ -5,8 +5,8 @@ the actor. Litestar's routing, middleware stack, request and response objects co
 as much CPU as the NATS call itself (bench profile), so requests that match a forwarded route
 exactly are answered here, by the same `ask`, with the same error envelope, body limit and
 metrics, and with tracing on their own HTTP server span (Litestar's OpenTelemetry middleware
-costs about as much again). Everything else goes to Litestar as before: login (its own failure
-limiter), /health, /ready, /metrics, the OpenAPI document, an unknown path or method (404/405).
+costs about as much again). Everything else goes to Litestar as before: login and signup (their
+own limits), /health, /ready, /metrics, the OpenAPI document, an unknown path or method (404/405).
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ class FastPath:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         ep = route.ep
         try:
+            # the client's address, already worked out by the app (edge/client_address.py)
             client = scope["client"][0] if scope.get("client") else ""
             admit(self.edge, client)
             body = await self._body(receive, headers) if ep.has_body else b""

@@ -35,8 +35,8 @@ async def forward(request: Request[Any, Any, Any], ep: Endpoint) -> Response[byt
 
 
 def admit(edge: Edge, client: str) -> None:
-    """The general per-client limit, before anything is read: 429 over it. `client` is the peer
-    address, not X-Forwarded-For: a client could write any address there."""
+    """The general per-client limit, before anything is read: 429 over it. `client` is the
+    scope's client address (edge/client_address.py: X-Forwarded-For only from a trusted proxy)."""
     if edge.requests is not None:
         wait = edge.requests.take(client)
         if wait is not None:

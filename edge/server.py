@@ -32,6 +32,10 @@ def uvicorn_config(app: Litestar, settings: Settings, *, port: int | None = None
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
+        # uvicorn's default believes X-Forwarded-For from 127.0.0.1, so a client on this machine
+        # could name any address and skip the limits: the edge reads that header itself, and
+        # only from LOANS_TRUSTED_PROXIES (edge/client_address.py).
+        proxy_headers=False,
         # uvicorn's records go to the process's own handlers (the edge's JSON one, otel/logs.py),
         # else to Python's last-resort handler: warnings and errors on stderr
         log_config=None,

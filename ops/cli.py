@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     request.set_defaults(run=_request)
     request.add_argument("subject")
     request.add_argument("body", nargs="?", default="{}")
-    request.add_argument("--token", default=None, help="bearer token to send")
+    _token_options(request, "bearer token to send")
     request.add_argument("--timeout", type=float, default=5.0)
 
     cob = sub.add_parser("cob", help="the close of business: a run's progress, or start one")
@@ -72,13 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     run = cob_sub.add_parser("run", help="start the run to DATE (YYYY-MM-DD)")
     run.add_argument("date", type=date.fromisoformat, metavar="DATE")
     for parser in (status, run):
-        parser.add_argument("--token", default=None, help="an admin's bearer token")
+        _token_options(parser, "an admin's bearer token")
         parser.add_argument("--timeout", type=float, default=10.0)
 
     stats = sub.add_parser("stats", help="requests, errors and time per subject and replica ($SRV.STATS)")
     stats.set_defaults(run=_stats)
     stats.add_argument("--wait", type=float, default=0.5, help="seconds to collect the replicas' replies")
     return p
+
+
+TOKEN_VARIABLE = "LOANS_TOKEN"
+
+
+def _token_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--token-stdin or LOANS_TOKEN keep the token out of the process list; --token shows it there."""
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--token", default=None, help=f"{what} (visible in ps: prefer the two below)")
+    given.add_argument("--token-stdin", action="store_true", help=f"read {what} from stdin's first line")
+    parser.epilog = f"Without --token or --token-stdin, the token is read from ${TOKEN_VARIABLE} if set."
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """The bearer token: --token, else stdin's first line (--token-stdin), else $LOANS_TOKEN."""
+    if args.token is not None:
+        return str(args.token)
+    if args.token_stdin:
+        return sys.stdin.readline().strip() or None
+    return os.environ.get(TOKEN_VARIABLE) or None
 
 
 def _service(args: argparse.Namespace) -> str | None:
@@ -161,13 +182,13 @@ def _events(args: argparse.Namespace, settings: Settings) -> int:
 def _request(args: argparse.Namespace, settings: Settings) -> int:
     from ops.request import send
 
-    return asyncio.run(send(settings, args.subject, args.body, args.token, args.timeout))
+    return asyncio.run(send(settings, args.subject, args.body, _token(args), args.timeout))
 
 
 def _cob(args: argparse.Namespace, settings: Settings) -> int:
     from ops.cob import command
 
-    return asyncio.run(command(settings, args.cob_command, args.date, args.token, args.timeout))
+    return asyncio.run(command(settings, args.cob_command, args.date, _token(args), args.timeout))
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,8 +1,8 @@
 """`loans cob status [DATE]` and `loans cob run DATE`: the close of business, over NATS.
 
 They speak to the servicing workers as any internal tool does (`servicing.cob_status`,
-`servicing.run_cob`), with an admin's token (`--token`, as `loans request` takes it).
-"""
+`servicing.run_cob`), with an admin's token (`--token-stdin`, `$LOANS_TOKEN` or `--token`, as `loans
+request` takes it)."""
 
 from __future__ import annotations
 

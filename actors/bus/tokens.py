@@ -1,12 +1,15 @@
 """Bearer-token verification against the users actor's public keys (JWKS), shared by actors and edge.
 
 Only the users actor holds the private key. Everyone else verifies EdDSA signatures with the
-public keys it publishes on `users.jwks`, refetched when a token names a `kid` not yet known.
+public keys it publishes on `users.jwks`, refetched when a token names a `kid` not yet known: at
+most once per interval (failed attempts count), and an attempt that brings no keys (users down, an
+error reply, anything that is not a JWKS) keeps the keys held; the unknown kid is then 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -16,8 +19,10 @@ from uuid import UUID
 import jwt
 import msgspec
 
-from actors.contracts.errors import Unauthenticated
+from actors.contracts.errors import Unauthenticated, Unavailable
 from actors.contracts.roles import ROLES
+
+log = logging.getLogger("actors.bus.tokens")
 
 ALGORITHM = "EdDSA"
 _CACHE_SIZE = 10_000  # tokens remembered per process (the least recently used go first)
@@ -36,33 +41,53 @@ class Caller(msgspec.Struct, frozen=True):
 class TokenVerifier:
     """Verifies `Authorization: Bearer …` values; `fetch_jwks` returns the JWKS JSON bytes."""
 
-    def __init__(self, fetch_jwks: Callable[[], Awaitable[bytes]]) -> None:
+    def __init__(
+        self, fetch_jwks: Callable[[], Awaitable[bytes]], refetch_every: float = _REFETCH_AT_MOST_EVERY
+    ) -> None:
         self._fetch = fetch_jwks
+        self._refetch_every = refetch_every
         # An Ed25519 verification is most of the edge's CPU on a cheap read, and a client sends the
         # same token for an hour: remember what a token proved until it expires. Only a token that
         # verified is kept; keys are the full token, so a tampered one is a miss.
         self._verified: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
         self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+        self._tried_at: float | None = None  # the last fetch attempt, failed or not
+        self._fetch_failed = False  # the last attempt brought no keys
         self._lock = asyncio.Lock()
 
     def load(self, jwks: bytes) -> None:
-        keys = {}
-        for entry in msgspec.json.decode(jwks).get("keys", []):
-            jwk = jwt.PyJWK(entry, algorithm=ALGORITHM)
-            keys[entry["kid"]] = jwk.key
+        """Replace the keys with those of `jwks`; ValueError (keys kept) if it is not a JWKS with at
+        least one Ed25519 key: an error reply, or any other answer, must not empty the key set."""
+        try:
+            entries = msgspec.json.decode(jwks).get("keys")
+            if not isinstance(entries, list) or not entries:
+                raise ValueError("no keys")
+            keys = {entry["kid"]: jwt.PyJWK(entry, algorithm=ALGORITHM).key for entry in entries}
+        except (msgspec.DecodeError, AttributeError, KeyError, TypeError, ValueError, jwt.PyJWTError) as exc:
+            raise ValueError(f"not a JWKS: {exc}") from None
         self._keys = keys
-        self._fetched_at = time.monotonic()
 
     async def _key_for(self, kid: str) -> Any:
         key = self._keys.get(kid)
         if key is not None:
             return key
         async with self._lock:
-            if kid not in self._keys and time.monotonic() - self._fetched_at > _REFETCH_AT_MOST_EVERY:
-                self.load(await self._fetch())
+            now = time.monotonic()
+            # At most one attempt per `refetch_every`, failed ones too: a flood of forged kids
+            # (or a users actor that is down) must not become a flood of fetches.
+            due = self._tried_at is None or now - self._tried_at >= self._refetch_every
+            if kid not in self._keys and due:
+                self._tried_at = now
+                try:
+                    self.load(await self._fetch())
+                    self._fetch_failed = False
+                except Exception as exc:  # down, an error reply, not a JWKS: keep the keys we have
+                    self._fetch_failed = True
+                    log.warning("JWKS fetch failed, keeping the %d keys held: %s", len(self._keys), exc)
         key = self._keys.get(kid)
         if key is None:
+            if self._fetch_failed:  # the key may exist: we could not ask (503, not the token's fault)
+                raise Unavailable("the signing keys cannot be fetched right now")
             raise Unauthenticated("the token is signed by an unknown key")
         return key
 

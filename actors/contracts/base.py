@@ -15,7 +15,10 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     """
 
 
-Page = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+# Pages 1..100 of at most 100 rows: never more than 10,000 rows deep. A deep OFFSET makes Postgres
+# read and drop every row before it; past the cap, narrow the list with its filters instead.
+MAX_PAGE = 100
+Page = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)]
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 

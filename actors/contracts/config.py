@@ -32,8 +32,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_role_password: str | None = None
     db_pool_min: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
+    # Seconds one statement of an actor's role may run before Postgres cancels it (the role's
+    # default, set by `loans migrate`, and each pool's session): a runaway query frees its connection.
+    db_statement_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     bcrypt_cost: Annotated[int, msgspec.Meta(ge=4, le=31)] = 12
     bcrypt_threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    # Hashes one users worker holds (running and waiting) before it answers 503 with Retry-After at
+    # once; 0 = as many as its threads can hash within request_timeout (actors/users/passwords.py).
+    bcrypt_queue: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0
     jwt_private_key_file: str | None = None
     jwt_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
@@ -42,7 +48,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
+    # Logins (edge/ratelimit.py): attempts per (client address, email) in a sliding minute, counted
+    # when admitted and given back unless the password was wrong; and per account (the email as the
+    # database folds it) from every address but those the account last logged in from.
     login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
+    login_account_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 100
+    # Signups per client address (a token bucket holding a minute's worth); 0 = off.
+    signups_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 20
+    # Proxies whose X-Forwarded-For the edge believes: addresses or CIDRs, comma-separated; none
+    # by default, so the TCP peer is the client (edge/client_address.py).
+    trusted_proxies: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Fa-f:./,\s]*$")] = ""
     # The edge's general limit per client address (a token bucket holding a minute's worth); 0 = off.
     requests_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 6000
     # Edge retries (reads and keyed writes; no-responders, timeouts, bus down; within request_timeout):

@@ -1,7 +1,8 @@
-"""Requests and replies of the `users.*` subjects. Imports only msgspec: the edge imports it too."""
+"""Requests and replies of the `users.*` subjects. Imports only msgspec and the stdlib: the edge does too."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -13,6 +14,43 @@ from actors.contracts.base import Message, Page, PageSize
 from actors.contracts.roles import Role
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Categories an address must not hold: controls, format characters (zero-width spaces and joiners,
+# bidi marks, embeddings, overrides and isolates, the BOM, the soft hyphen), surrogates, private
+# use, unassigned code points, and every space or line separator.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+_ONE_WRITING = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}  # Japanese mixes these with Han ideographs
+
+
+def email_problem(email: str) -> str | None:
+    """Why `email` is refused, or None. Beyond the pattern: no invisible or direction-changing
+    character; the NFKC-normal spelling only (no full-width or mathematical look-alikes); no
+    non-ASCII symbol; and each part (the local part, each domain label) in one script, so that a
+    Cyrillic 'а' cannot pass for the Latin 'a' beside it (UTS #39's single-script restriction)."""
+    if any(unicodedata.category(ch) in _HIDDEN for ch in email):
+        return "must not contain invisible, control or direction-changing characters"
+    if unicodedata.normalize("NFKC", email) != email:
+        return "must be written in its normal form (no full-width or compatibility characters)"
+    local, _, domain = email.rpartition("@")
+    for part in (local, *domain.split(".")):
+        scripts = set()
+        for ch in part:
+            if ch.isascii():
+                if ch.isalpha():
+                    scripts.add("LATIN")
+                continue
+            if unicodedata.category(ch)[0] not in "LM":
+                return "must not contain symbols or punctuation outside ASCII"
+            script = unicodedata.name(ch, "UNKNOWN").split()[0]
+            if script in ("COMBINING", "UNKNOWN"):
+                return "must not contain combining or unnamed characters"
+            scripts.add(_ONE_WRITING.get(script, script))
+        if len(scripts) > 1:
+            return (
+                f"mixes scripts ({', '.join(sorted(scripts)).lower()}) in one part: look-alikes are refused"
+            )
+    return None
+
+
 # Characters here; the 8..72 *bytes* bcrypt allows is checked by the handler.
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]

@@ -8,6 +8,7 @@ row keeps the user's version, so an older event never overwrites a newer state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -22,9 +23,19 @@ from actors.contracts.users import UserChanged, UserRecord
 from actors.runtime.actor import Context
 from actors.runtime.db import Conn
 
+log = logging.getLogger("actors.loans.parties")
+
 _decode_user = msgspec.json.Decoder(UserRecord).decode
 _LOOKUP_TIMEOUT = 2.0
 _NOT_ANSWERING = frozenset({NO_RESPONDERS, TIMEOUT, UNAVAILABLE})
+
+# Event versions are trusted only so far (the users actor's versions are int4 and count up by one
+# per change): out of 1..2^31-1 an event is dropped (it would fail the whole batch's statement), and
+# an event's version more than MAX_VERSION_JUMP past the stored one is not applied (a forged 2^31-1
+# would freeze the row against every real change after it); a users.get answer, the users actor's
+# own word, is.
+MAX_VERSION = 2**31 - 1
+MAX_VERSION_JUMP = 1000
 
 PARTY_COLUMNS = "id, role, status, email, first_name, last_name, deleted, lending_limit"
 get_party = f"SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
@@ -41,7 +52,7 @@ WHERE parties.version < EXCLUDED.version"""
 
 # A batch of parties in one statement. ORDER BY id: two workers applying batches that share
 # parties lock their rows in the same order, so they wait for each other, never deadlock.
-upsert_parties = """
+upsert_parties = f"""
 INSERT INTO parties (id, role, status, email, first_name, last_name, deleted, lending_limit, version)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::boolean[], $8::numeric[], $9::integer[])
@@ -50,7 +61,7 @@ ON CONFLICT (id) DO UPDATE SET
     role = EXCLUDED.role, status = EXCLUDED.status, email = EXCLUDED.email,
     first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, deleted = EXCLUDED.deleted,
     lending_limit = EXCLUDED.lending_limit, version = EXCLUDED.version, updated_at = now()
-WHERE parties.version < EXCLUDED.version"""
+WHERE parties.version < EXCLUDED.version AND EXCLUDED.version <= parties.version + {MAX_VERSION_JUMP}"""
 
 
 class Party(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,7 +93,17 @@ def party_of(user: UserRecord | UserChanged) -> Party:
     )
 
 
+def plausible(version: int) -> bool:
+    """A version the read model may store: 1..2^31-1 (others are logged and dropped)."""
+    if 1 <= version <= MAX_VERSION:
+        return True
+    log.warning("a users event with version %d is out of range: dropped", version)
+    return False
+
+
 async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None:
+    if not plausible(version):
+        return
     await con.execute(
         upsert_party,
         party.id,
@@ -102,6 +123,8 @@ async def remember_all(con: Conn, versions: Iterable[tuple[Party, int]]) -> None
     one statement cannot update a row twice), in one statement."""
     newest: dict[UUID, tuple[Party, int]] = {}
     for party, version in versions:
+        if not plausible(version):
+            continue
         known = newest.get(party.id)
         if known is None or known[1] < version:
             newest[party.id] = (party, version)

@@ -82,10 +82,20 @@ async def create_pool(settings: Settings, actor: str) -> asyncpg.Pool:
         max_size=settings.db_pool_max,
         reset=_no_reset,
         connection_class=TracedConnection,
-        server_settings={"search_path": actor, "timezone": "UTC", "application_name": f"loans-{actor}"},
+        server_settings={
+            "search_path": actor,
+            "timezone": "UTC",
+            "application_name": f"loans-{actor}",
+            "statement_timeout": statement_timeout(settings),
+        },
     )
     assert pool is not None
     return pool
+
+
+def statement_timeout(settings: Settings) -> str:
+    """Postgres' statement_timeout for an actor's role, in milliseconds (at least 1)."""
+    return str(max(1, round(settings.db_statement_timeout * 1000)))
 
 
 def role_dsn(settings: Settings, actor: str) -> str:

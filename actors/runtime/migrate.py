@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 
 from actors.contracts.config import Settings
+from actors.runtime.db import statement_timeout
 
 log = logging.getLogger("actors.runtime.migrate")
 
@@ -56,6 +57,9 @@ async def migrate(settings: Settings, actors: list[str] | None = None) -> list[s
 async def _migrate_schema(con: asyncpg.Connection, settings: Settings, actor: str) -> list[str]:
     role = settings.role_for(actor)
     await _ensure_role(con, role, settings.db_role_password)
+    # Every session the role logs in gets it (a pool sets it too): no statement runs for ever.
+    # Migrations run under SET ROLE in this session, which a role's default does not reach.
+    await con.execute(f"ALTER ROLE {role} SET statement_timeout = {int(statement_timeout(settings))}")
     await con.execute(f"CREATE SCHEMA IF NOT EXISTS {actor} AUTHORIZATION {role}")
     await con.execute(f"ALTER SCHEMA {actor} OWNER TO {role}")
     await con.execute(f"SET ROLE {role}")

@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.trace import Span
 
+from actors.bus.connection import is_inbox
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.contracts.errors import (
@@ -108,6 +109,13 @@ class ServingActor(Generic[S]):
         started = time.perf_counter_ns()
         headers = msg.headers or {}
         error: str | None = None
+        if msg.reply and not is_inbox(msg.reply):
+            # Do none of the work: its answer would go where the requester pointed it (M1).
+            log.warning(
+                "%s: request dropped: reply subject %r is not an inbox", route.subject, msg.reply[:200]
+            )
+            counters.record(started, "reply subject is not an inbox")
+            return
         try:
             remaining = _time_left(headers)
             if remaining is not None and remaining <= 0:
@@ -200,6 +208,8 @@ def decode_request(route: Route[Any], data: bytes) -> Any:
         raise BadRequest(message, details={"field": field_name} if field_name else None) from None
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise BadRequest("the body is not valid JSON") from None
+    except RecursionError:  # msgspec recurses per nesting level: 2 KB of `[` is bad input, not a 500
+        raise BadRequest("the body is nested too deeply") from None
 
 
 def _explain(text: str) -> tuple[str, str | None]:
@@ -230,20 +240,44 @@ def _trace_error(span: Span, exc: ActorError) -> None:
         spans.failed(span, exc.status, exc, exc.code)
 
 
+# What an error may echo of the caller's input: a message or detail quoting a 900 KB principal
+# would make the reply (body + header) larger than NATS' max payload, and it would never arrive.
+ECHO_CHARS = 500
+
+
+def bounded(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text`, cut to `limit` characters (with a mark saying it was cut)."""
+    return text if len(text) <= limit else text[:limit] + "...(truncated)"
+
+
+def _bounded_details(details: Any) -> Any:
+    """`details` with every string in it (keys too) bounded; other values as they are."""
+    if isinstance(details, str):
+        return bounded(details)
+    if isinstance(details, dict):
+        return {bounded(str(k)): _bounded_details(v) for k, v in list(details.items())[:50]}
+    if isinstance(details, list | tuple):
+        return [_bounded_details(v) for v in details[:50]]
+    return details
+
+
 def error_body(exc: ActorError) -> bytes:
-    return _encoder.encode({"code": exc.code, "message": exc.message, "details": exc.details})
+    return _encoder.encode(
+        {"code": exc.code, "message": bounded(exc.message), "details": _bounded_details(exc.details)}
+    )
 
 
 async def reply_to(nc: Client, msg: Msg, data: bytes, headers: dict[str, str] | None = None) -> None:
     # Not `msg.respond`: nats-py's respond() echoes the *request's* headers into the reply,
     # which would hand the caller's Authorization header back to whoever listens on the inbox.
-    if msg.reply:
+    # Only to an inbox: `_serve` has refused the rest already; this guards every other caller.
+    if msg.reply and is_inbox(msg.reply):
         await nc.publish(msg.reply, data, headers=headers)
 
 
 async def _respond_error(nc: Client, msg: Msg, exc: ActorError) -> None:
     # header values must stay on one line
-    description = exc.message.replace("\r", " ").replace("\n", " ")
+    description = bounded(exc.message).replace("\r", " ").replace("\n", " ")
     await reply_to(nc, msg, error_body(exc), {ERROR_CODE_HEADER: str(exc.status), ERROR_HEADER: description})
 
 

@@ -9,6 +9,7 @@ overwrites a newer state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -21,6 +22,8 @@ from actors.contracts.users import UserChanged, UserRecord
 from actors.runtime.db import Conn
 from actors.runtime.sql import Db, Statement
 from actors.servicing.actor import Ctx, ServicingState, actor
+
+log = logging.getLogger("actors.servicing.agents")
 
 _decode_user = msgspec.json.Decoder(UserRecord).decode
 _LOOKUP_TIMEOUT = 2.0
@@ -39,27 +42,39 @@ class Standing(msgspec.Struct, frozen=True, kw_only=True):
         return self.status == "active" and not self.deleted
 
 
+# Event versions are trusted only so far (as actors/loans/parties.py does): out of 1..2^31-1
+# (int4, what the users actor's versions are) an event is dropped, not failing its whole batch;
+# one more than MAX_VERSION_JUMP past the stored version is not applied, so a forged huge version
+# cannot freeze an agent's row against the real changes after it (a revocation, say).
+MAX_VERSION = 2**31 - 1
+MAX_VERSION_JUMP = 1000
+
 _GET = Statement("SELECT id, status, deleted FROM agents WHERE id = :id")
 # A batch in one statement; ORDER BY id: two workers sharing agents lock them in the same order.
-_UPSERT = Statement("""
+_UPSERT = """
 INSERT INTO agents (id, status, deleted, version)
 SELECT * FROM unnest(:ids::uuid[], :statuses::text[], :deleted::boolean[], :versions::integer[])
 ORDER BY 1
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, deleted = EXCLUDED.deleted, version = EXCLUDED.version, updated_at = now()
-WHERE agents.version < EXCLUDED.version""")
+WHERE agents.version < EXCLUDED.version"""
+_FROM_ANSWER = Statement(_UPSERT)  # users.get: the users actor's own word
+_FROM_EVENTS = Statement(_UPSERT + f" AND EXCLUDED.version <= agents.version + {MAX_VERSION_JUMP}")
 
 
-async def remember(db: Db, agents: Iterable[tuple[Standing, int]]) -> None:
+async def remember(db: Db, agents: Iterable[tuple[Standing, int]], *, from_events: bool = True) -> None:
     """Write each agent's newest version given (one statement cannot update a row twice)."""
     newest: dict[UUID, tuple[Standing, int]] = {}
     for agent, version in agents:
+        if not 1 <= version <= MAX_VERSION:
+            log.warning("a users event with version %d is out of range: dropped", version)
+            continue
         known = newest.get(agent.id)
         if known is None or known[1] < version:
             newest[agent.id] = (agent, version)
     if not newest:
         return
-    await _UPSERT.execute(
+    await (_FROM_EVENTS if from_events else _FROM_ANSWER).execute(
         db,
         ids=[a.id for a, _ in newest.values()],
         statuses=[a.status for a, _ in newest.values()],
@@ -88,7 +103,7 @@ async def _ask_users(ctx: Ctx) -> Standing | None:
         if user.role != "agent":
             return None
         standing = Standing(id=user.id, status=user.status, deleted=user.deleted)
-        await remember(ctx.pool, [(standing, user.version)])
+        await remember(ctx.pool, [(standing, user.version)], from_events=False)
         return standing
     if outcome in ("404", "401"):  # 401: the users actor no longer knows the caller (deleted)
         return None

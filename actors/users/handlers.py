@@ -15,7 +15,7 @@ from actors.contracts import users as m
 from actors.contracts.base import Empty
 from actors.contracts.config import Settings
 from actors.contracts.envelope import Envelope, data_as
-from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound, Replay, Unauthenticated
 from actors.contracts.loans import LoanChanged
 from actors.contracts.roles import ANY_USER
 from actors.runtime import idempotency
@@ -49,6 +49,7 @@ async def account_exists(caller: Caller, pool: asyncpg.Pool) -> None:
 
 actor.account_check = account_exists
 BAD_CREDENTIALS = "invalid email or password"
+_encode = msgspec.json.Encoder().encode
 
 
 def to_user(row: asyncpg.Record) -> m.User:
@@ -79,6 +80,13 @@ def clean_names(first: str, last: str) -> tuple[str, str]:
     return first, last
 
 
+def check_email(email: str) -> str:
+    """`email`, or 400 if it holds invisible, direction-changing or look-alike characters."""
+    if (problem := m.email_problem(email)) is not None:
+        raise BadRequest(f"email: {problem}", details={"field": "email"})
+    return email
+
+
 async def emit_user_event(con: Conn, settings: Settings, event_type: str, row: asyncpg.Record) -> None:
     """Publish (through the outbox, in the caller's transaction) the user as this change left them."""
     data = m.UserChanged(
@@ -94,10 +102,11 @@ async def insert_user(
     """Insert a user and its `users.user.registered` event, in the caller's transaction; a taken
     email is 409."""
     first, last = clean_names(req.first_name, req.last_name)
+    email = check_email(req.email.strip())
     row = await q.insert_user.fetchrow(
         con,
         id=uuid.uuid4(),
-        email=req.email.strip(),
+        email=email,
         password_hash=hashed,
         first_name=first,
         last_name=last,
@@ -115,6 +124,7 @@ async def _password_hash(ctx: Ctx, req: m.Signup | m.CreateAdmin, claim: idempot
     checked, and a repeat answered under its key replayed, before bcrypt runs."""
     raw = check_length(req.password)
     clean_names(req.first_name, req.last_name)
+    check_email(req.email.strip())
     await claim.replay_if_answered(ctx.pool)
     return await ctx.state.passwords.hash(raw)
 
@@ -137,14 +147,29 @@ async def signup(req: m.Signup, ctx: Ctx) -> m.SignupReply:
     """Sign up a customer (active, with a token) or an agent (pending, no token until approved)."""
     status = "active" if req.role == "customer" else "pending"
     claim = idempotency.claim(ctx, req)
-    hashed = await _password_hash(ctx, req, claim)
-    # Outside the transaction: an email taken by this very request, still running when this
-    # retry began, is answered from its stored answer once that has committed.
-    async with claim.replaying_refusals(ctx.pool), ctx.pool.acquire() as con, con.transaction():
-        user = await insert_user(con, ctx.settings, req, hashed, req.role, status)
-        reply = _signup_reply(ctx, user)
-        await claim.store(con, reply)
+    try:
+        hashed = await _password_hash(ctx, req, claim)
+        # Outside the transaction: an email taken by this very request, still running when this
+        # retry began, is answered from its stored answer once that has committed.
+        async with claim.replaying_refusals(ctx.pool), ctx.pool.acquire() as con, con.transaction():
+            user = await insert_user(con, ctx.settings, req, hashed, req.role, status)
+            reply = _signup_reply(ctx, user)
+            # Stored for 24 h: without the token, which must not sit in a table that long.
+            await claim.store(con, msgspec.structs.replace(reply, access_token=None, expires_in=None))
+    except Replay as replay:
+        raise Replay(await _replayed_signup(ctx, replay.reply)) from None
     return reply
+
+
+async def _replayed_signup(ctx: Ctx, stored: bytes) -> bytes:
+    """A repeated signup (same key, same body, password included: as good as a login) gets the
+    stored answer with a fresh token, if the user is still an active account; else none."""
+    answer = msgspec.json.decode(stored, type=m.SignupReply)
+    row = await q.live_user.fetchrow(ctx.pool, id=answer.user.id)
+    if row is None or row["status"] != "active":
+        return stored
+    token = ctx.state.signing_key.issue(answer.user.id, answer.user.role, ctx.state.token_ttl)
+    return _encode(msgspec.structs.replace(answer, access_token=token, expires_in=ctx.state.token_ttl))
 
 
 def _signup_reply(ctx: Ctx, user: m.User) -> m.SignupReply:

@@ -25,7 +25,12 @@ async def build(settings: Settings, nc: Client) -> tuple[UsersState, TokenVerifi
     key = load_or_create(key_path(settings))
     state = UsersState(
         signing_key=key,
-        passwords=Passwords(settings.bcrypt_cost, settings.bcrypt_threads),
+        passwords=Passwords(
+            settings.bcrypt_cost,
+            settings.bcrypt_threads,
+            queue=settings.bcrypt_queue,
+            deadline=settings.request_timeout,
+        ),
         token_ttl=settings.jwt_ttl_seconds,
     )
 

@@ -25,24 +25,32 @@ LOGIN = Endpoint(
     m.LoginReply,
     public=True,
     slow=True,
-    errors={401: "Wrong email or password", 403: "An agent not (or no longer) approved"},
+    errors={
+        401: "Wrong email or password",
+        403: "An agent not (or no longer) approved",
+        429: "Too many attempts",
+        503: "Too many passwords being hashed",
+    },
+)
+
+SIGNUP = Endpoint(
+    "POST",
+    "/signup",
+    "users.signup",
+    "Signed up",
+    m.Signup,
+    m.SignupReply,
+    status=201,
+    public=True,
+    slow=True,
+    errors={429: "Too many signups from this address", 503: "Too many passwords being hashed"},
 )
 
 # The keys that verify access tokens, answered as the actor gives them (no envelope).
 JWKS = Endpoint("GET", "/.well-known/jwks.json", "users.jwks", "Public keys", Empty, public=True, raw=True)
 
 ENDPOINTS = [
-    Endpoint(
-        "POST",
-        "/signup",
-        "users.signup",
-        "Signed up",
-        m.Signup,
-        m.SignupReply,
-        status=201,
-        public=True,
-        slow=True,
-    ),
+    SIGNUP,
     Endpoint("GET", "/profile", "users.profile", "Your profile", Empty, m.Profile),
     Endpoint(
         "GET",
@@ -83,8 +91,9 @@ ENDPOINTS = [
 ]
 
 
-# (mount prefix, endpoint) of the routes that only forward (not login): edge/fastpath.py answers them.
-FORWARDED = [("/api/user", ep) for ep in ENDPOINTS] + [("", JWKS)]
+# (mount prefix, endpoint) of the routes that only forward (not login or signup, which have their
+# own limits): edge/fastpath.py answers them.
+FORWARDED = [("/api/user", ep) for ep in ENDPOINTS if ep is not SIGNUP] + [("", JWKS)]
 
 
 class _LoginEmail(msgspec.Struct):
@@ -92,33 +101,60 @@ class _LoginEmail(msgspec.Struct):
 
 
 _email_decoder = msgspec.json.Decoder(_LoginEmail)
+# The one code point whose lowercase (in Unicode's full mapping, which Python's str.lower() uses)
+# is two: "İ" → "i" + U+0307. Postgres' lower() maps each character to one (simple case mapping).
+_SIMPLE_LOWER = {"\u0130": "i"}
+
+
+def fold_email(email: str) -> str:
+    """`email` as the users actor's lookup folds it: `lower(email) = lower(:email)` in Postgres,
+    after stripping (actors/users/queries.py). The database is made with the builtin C.UTF-8
+    locale (ops/embedded.py; README asks the same of a server of one's own), whose lower() is
+    Unicode's simple case mapping, one character at a time: "İ" is "i", and a final "Σ" is "σ"
+    (Python's lower() gives "i̇" and "ς"). So every spelling that logs in to one account is one key."""
+    return "".join(_SIMPLE_LOWER.get(ch) or ch.lower() for ch in email.strip())
 
 
 def login_key(client_host: str, body: bytes) -> tuple[str, str]:
-    """(client address, lowercased email): what failed logins are counted by."""
+    """(client address, folded email): what login attempts are counted by."""
     try:
         email = _email_decoder.decode(body).email
-    except (msgspec.MsgspecError, UnicodeDecodeError):  # the actor answers 400; count it under no email
-        email = ""
-    return client_host, email.strip().lower()
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        email = ""  # the actor answers 400 (a body nested too deeply too): counted under no email
+    # Past 254 characters the actor refuses the email (400): a longer key would only cost memory.
+    return client_host, fold_email(email[:255])
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    # The client's address as edge/client_address.py worked it out (X-Forwarded-For only from a
+    # trusted proxy): the app put it in the scope before any handler runs.
+    return request.client.host if request.client else ""
 
 
 async def login(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Forward to users.login, refusing (429) a key with too many recent failures."""
-    limiter = edge_of(request).login_failures
-    # The peer address, not X-Forwarded-For: a client could write any address there.
-    key = login_key(request.client.host if request.client else "", await request.body())
-    if (wait := limiter.retry_after(key)) is not None:
-        raise RateLimited("too many failed login attempts; try again later", retry_after=wait)
+    """Forward to users.login, counting the attempt first; refused (429) over a limit."""
+    limits = edge_of(request).logins
+    admission = limits.admit(*login_key(_client(request), await request.body()))
     try:
-        return await forward(request, LOGIN)
+        response = await forward(request, LOGIN)
     except ActorError as exc:
-        if exc.status == 401:  # bad credentials; a 403 (pending agent) had the right password
-            limiter.record_failure(key)
+        limits.settle(admission, exc.status)
         raise
+    limits.settle(admission, response.status_code or 200)
+    return response
+
+
+async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Forward to users.signup, refused (429) past the address's signups a minute: each costs a hash."""
+    limiter = edge_of(request).signups
+    if limiter is not None and (wait := limiter.take(_client(request))) is not None:
+        raise RateLimited("too many signups from this address; try again later", retry_after=wait)
+    return await forward(request, SIGNUP)
 
 
 def handlers() -> list[Router | HTTPRouteHandler]:
     """Fresh handlers per app: Litestar sets an owner on each handler it registers."""
-    users = Router("/api/user", route_handlers=[handler_for(LOGIN)(login), *map(route_handler, ENDPOINTS)])
+    own = [handler_for(LOGIN)(login), handler_for(SIGNUP)(signup)]
+    forwarded = [route_handler(ep) for ep in ENDPOINTS if ep is not SIGNUP]
+    users = Router("/api/user", route_handlers=[*own, *forwarded])
     return [users, route_handler(JWKS)]

@@ -164,6 +164,7 @@ async def system(
             bcrypt_cost=4,
             http_port=free_port(),
             requests_per_minute=0,  # the load comes from one address
+            signups_per_minute=0,
             drain_timeout=5.0,
             event_ack_wait=2.0,  # a killed worker's unacknowledged events come back soon
             outbox_poll_seconds=0.5,

@@ -72,6 +72,7 @@ async def _serving(
         "allow_future_business_date": True,
         "cob_auto": False,  # a test moves the date itself; the automatic run has a test of its own
         "requests_per_minute": 0,
+        "signups_per_minute": 0,
     }
     values.update(overrides)
     settings = load_settings({}, **values)
