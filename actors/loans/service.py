@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from nats.aio.client import Client
 
-from actors.bus.client import request
 from actors.bus.tokens import TokenVerifier
+from actors.bus.users_keys import users_keys_verifier
 from actors.contracts.config import Settings
-from actors.contracts.errors import ActorError
 from actors.loans.handlers import LoansState, actor
 from actors.runtime.actor import Deployable
 
 
 async def build(settings: Settings, nc: Client) -> tuple[LoansState, TokenVerifier]:
-    async def users_jwks() -> bytes:
-        return await request(nc, "users.jwks", timeout=2.0)
-
-    verifier = TokenVerifier(users_jwks)
-    try:
-        verifier.load(await users_jwks())
-    except ActorError:
-        pass  # users not up yet: the verifier fetches the keys on the first token it sees
-    return LoansState(), verifier
+    return LoansState(), await users_keys_verifier(nc)
 
 
 DEPLOYABLE = Deployable(actor=actor, build=build)
