@@ -55,6 +55,8 @@ async def _rows(settings: Settings, actor: str, ids: list[uuid.UUID]) -> dict[uu
     return {r["id"]: (r["status"], r["version"]) for r in found}
 
 
+# The consumers share the suite's event stream: under a loaded full run a backlog of earlier
+# tests' events can sit ahead of these, so "in time" is generous; a frozen row never lands.
 @pytest.mark.parametrize("actor", TABLES)
 async def test_an_out_of_range_version_is_dropped_and_stalls_nothing(
     nc: Client, settings: Settings, loans_worker: Any, servicing_worker: Any, actor: str
@@ -70,7 +72,7 @@ async def test_an_out_of_range_version_is_dropped_and_stalls_nothing(
         assert real in rows, rows
         return rows
 
-    rows = await eventually(real_landed, timeout=5, what="the event after a bad version did not land")
+    rows = await eventually(real_landed, timeout=15, what="the event after a bad version did not land")
     assert rows == {real: ("active", 1)}
 
 
@@ -87,8 +89,8 @@ async def test_a_far_future_version_does_not_freeze_the_row(
         assert rows.get(agent, (None, 0))[1] == version, rows
         return True
 
-    await eventually(lambda: at(1), timeout=5, what="v1 did not land")
+    await eventually(lambda: at(1), timeout=15, what="v1 did not land")
     await _agent_event(nc, settings, agent, 1_000_000, "active")
     await _agent_event(nc, settings, agent, 2, "rejected")
-    await eventually(lambda: at(2), timeout=5, what="the real v2 did not land after the forged one")
+    await eventually(lambda: at(2), timeout=15, what="the real v2 did not land after the forged one")
     assert (await _rows(settings, actor, [agent]))[agent] == ("rejected", 2)
