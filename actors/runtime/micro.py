@@ -125,7 +125,17 @@ class MicroService:
         await self._reply(msg, self.info().to_dict())
 
     async def _stats(self, msg: Msg) -> None:
-        await self._reply(msg, self.stats().to_dict())
+        await self._reply(msg, stats_body(self.stats()))
+
+
+def stats_body(stats: ServiceStats) -> dict[str, Any]:
+    """The STATS reply without the endpoints' `"data": null` that nats.micro writes: the micro v1
+    schema (nats-io/jsm.go) allows `data` only as an object, so standard tools refused the reply."""
+    body = stats.to_dict()
+    for endpoint in body["endpoints"]:
+        if endpoint.get("data") is None:
+            endpoint.pop("data", None)
+    return body
 
 
 async def _reply_json(nc: Client, msg: Msg, body: dict[str, Any]) -> None:
