@@ -14,7 +14,10 @@ async def gather(nc: Client, subject: str, wait: float = 0.5) -> list[bytes]:
     replies: list[bytes] = []
 
     async def collect(msg: Msg) -> None:
-        replies.append(msg.data)
+        # Where nobody serves the subject, the server answers once with an empty 503 status
+        # (no responders): that is no replica, not a reply to decode.
+        if msg.data:
+            replies.append(msg.data)
 
     sub = await nc.subscribe(inbox, cb=collect)
     try:

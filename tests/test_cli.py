@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import subprocess
+import uuid
 from typing import Any
 
 import asyncpg
@@ -182,3 +183,8 @@ def test_up_and_worker_take_every_actor_of_the_registry() -> None:
     up = _parser().parse_args(["up", *counts])
     assert {actor: getattr(up, actor) for actor in ACTORS} == {a: i + 2 for i, a in enumerate(ACTORS)}
     assert "servicing" in ACTORS and _parser().parse_args(["worker", "servicing"]).actor == "servicing"
+
+
+async def test_discovery_of_a_service_nobody_runs_finds_no_replica(nc: Client) -> None:
+    """The server's empty no-responders status is not counted as a replica (`loans stats` choked on it)."""
+    assert await gather(nc, f"$SRV.STATS.nobody_{uuid.uuid4().hex[:8]}", 0.3) == []
