@@ -17,7 +17,7 @@ from nats.aio.client import Client
 from actors.bus.connection import connect
 from actors.bus.heap import settle_heap
 from actors.contracts.config import Settings
-from edge.auth import preload_jwks
+from edge.auth import keep_current, preload_jwks
 from edge.client_address import Network, parse_trusted, resolve_scope
 from edge.context import Edge
 from edge.errors import exception_to_http_response
@@ -59,6 +59,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await warm_up
             if nc is None and edge.bus.nc is not None:
+            await edge.verifier.close()
                 await _drain(edge.bus.nc)
 
     app = EdgeApp(
@@ -106,6 +107,7 @@ async def _drain(nc: Client) -> None:
     except Exception:
         log.debug("NATS drain failed; closing", exc_info=True)
         await nc.close()
+    await keep_current(edge.bus, edge.verifier, settings)  # revocations and key refreshes
 
 
 def _uvicorn_config(settings: Settings) -> uvicorn.Config:

@@ -76,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
         _token_options(parser, "an admin's bearer token")
         parser.add_argument("--timeout", type=float, default=10.0)
 
+    imports = sub.add_parser("import", help="bring another system's data across")
+    imports.set_defaults(run=_import)
+    import_sub = imports.add_subparsers(dest="import_command", required=True)
+    django = import_sub.add_parser("django", help="the Django monolith's users, loans and history (§13)")
+    django.add_argument("--source", required=True, help="postgresql://… of the monolith's database")
+    django.add_argument("--report", default="import-report.csv", help="where the rows that did not fit go")
+    django.add_argument("--dry-run", action="store_true", help="say what would happen; write nothing")
+    django.add_argument("--batch", type=int, default=500, help="rows a request (at most 1000)")
+    django.add_argument("--users-table", default="user_user")
+    django.add_argument("--loans-table", default="loan_loan")
+    django.add_argument("--history-table", default="loan_historicalloan")
+    _token_options(django, "an admin's bearer token")
+
     stats = sub.add_parser("stats", help="requests, errors and time per subject and replica ($SRV.STATS)")
     stats.set_defaults(run=_stats)
     stats.add_argument("--wait", type=float, default=0.5, help="seconds to collect the replicas' replies")
@@ -117,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:  # a tool run by a person: plain lines read better
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = settings_with_running_system()
+        settings = settings_with_running_system(service)  # a tool: the operator's logins
         if getattr(args, "concurrency", None):
             settings = msgspec.structs.replace(settings, concurrency=args.concurrency)
         if getattr(args, "port", None) is not None:
@@ -162,6 +175,11 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     for name in asyncio.run(migrate(settings)):
         print(f"applied {name}")
+    if settings.nats_url:  # as the tools user: the actors' users may not change a stream
+        from ops.streams import bring_streams_up_to_date
+
+        asyncio.run(bring_streams_up_to_date(settings))
+        print("streams up to date")
     return 0
 
 
@@ -189,6 +207,17 @@ def _cob(args: argparse.Namespace, settings: Settings) -> int:
     from ops.cob import command
 
     return asyncio.run(command(settings, args.cob_command, args.date, _token(args), args.timeout))
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ops.importing.run import Options, run
+    from ops.importing.source import Tables
+
+    tables = Tables(args.users_table, args.loans_table, args.history_table)
+    options = Options(args.source, Path(args.report), args.dry_run, args.batch, tables=tables)
+    return asyncio.run(run(settings, options, None if args.dry_run else _token(args)))
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:

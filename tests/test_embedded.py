@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import asyncpg
 import pytest
@@ -100,3 +101,62 @@ def test_postgres_stops_a_server_left_running_on_its_dir(tmp_path: Path) -> None
         leftover.stop()  # its owner waking up late must not stop the newer server
         assert pg.pid is not None and pid_alive(pg.pid)
         assert asyncio.run(query(pg.url, "SELECT 1"))[0][0] == 1
+
+
+NATS_PASSWORDS = {
+    user: f"pw-{user}-{free_port()}" for user in ("edge", "users", "loans", "servicing", "tools")
+}
+
+
+def test_nats_with_passwords_lets_in_the_deploy_users_only(tmp_path: Path) -> None:
+    """deploy/nats-authorization.conf with the given passwords: no anonymous login; files private."""
+    import nats
+
+    async def logins(url: str) -> None:
+        with pytest.raises(Exception, match=r"(?i)authorization"):
+            await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+        edge = await nats.connect(
+            url, user="edge", password=NATS_PASSWORDS["edge"], inbox_prefix="_INBOX_edge"
+        )
+        await edge.close()
+
+    with EmbeddedNats(tmp_path, passwords=NATS_PASSWORDS) as server:
+        asyncio.run(logins(server.url))
+        assert (tmp_path / "nats").stat().st_mode & 0o777 == 0o700
+        assert (tmp_path / "nats" / "nats.log").stat().st_mode & 0o777 == 0o600
+
+
+async def refused_without_password(url: str) -> None:
+    parts = urlsplit(url)
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(
+            host=parts.hostname,
+            port=parts.port,
+            user="postgres",
+            database="postgres",
+            passfile="/nonexistent",
+        )
+
+
+def test_postgres_made_with_trust_asks_for_the_password_once_given_one(tmp_path: Path) -> None:
+    """A data dir an earlier version made (trust) keeps its data and, from this start on, wants the
+    password over TCP; pg_hba.conf is ours, the socket's folder is the server's alone."""
+    with EmbeddedPostgres(tmp_path, settings=FAST_SETTINGS) as old:
+        asyncio.run(query(old.url, "CREATE TABLE kept (v text)"))
+        asyncio.run(query(old.url, "INSERT INTO kept VALUES ('from trust days')"))
+    password = "s3cret/with:odd@chars"
+    with EmbeddedPostgres(tmp_path, settings=FAST_SETTINGS, password=password) as pg:
+        assert password not in pg.url  # quoted in the URL
+        rows = asyncio.run(query(pg.url, "SELECT v FROM kept"))
+        assert [r["v"] for r in rows] == ["from trust days"]
+        asyncio.run(refused_without_password(pg.url))
+        hba = (tmp_path / "postgres" / "pg_hba.conf").read_text()
+        assert "trust" not in hba and hba.count("scram-sha-256") == 3
+        socket_dir = Path((tmp_path / "postgres" / "postmaster.pid").read_text().splitlines()[4])
+        assert socket_dir.stat().st_mode & 0o777 == 0o700
+    # a new password (a rotation: the credentials file changed) is the server's at the next start
+    with EmbeddedPostgres(tmp_path, settings=FAST_SETTINGS, password="rotated") as again:
+        assert asyncio.run(query(again.url, "SELECT 1"))[0][0] == 1
+        old_url = again.url.replace("rotated", quote(password, safe=""))
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(query(old_url, "SELECT 1"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -9,11 +10,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 
-from ops.embedded import free_port
+from ops.embedded import EmbeddedPostgres, free_port
+from tests.support.local_up import local_up
 from tests.support.people import PASSWORD, new_email
 from tests.support.polling import eventually_sync
 
@@ -89,3 +93,44 @@ def test_loans_up_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path: P
             timeout=30,
         )
         assert done.returncode == 0 and email in done.stdout
+
+
+def test_loans_up_brings_over_a_data_dir_an_earlier_version_made(tmp_path: Path) -> None:
+    """Trust-auth Postgres, 0755 folders and 0644 files (as before issue 12 H3): the data is kept, and
+    from this start on Postgres wants a password and nothing is open to other users."""
+    data = tmp_path / "data"
+    with EmbeddedPostgres(data) as old:  # the earlier `loans up`: trust, no password
+        asyncio.run(
+            _execute(
+                old.url,
+                "CREATE TABLE left_from_before (v text); INSERT INTO left_from_before VALUES ('kept')",
+            )
+        )
+    data.chmod(0o755)
+    (data / "jwt").mkdir(mode=0o755)
+    (data / "mail").mkdir(mode=0o755)
+    (data / "mail" / "old.eml").write_text("Subject: hi\n\n")
+    (data / "mail" / "old.eml").chmod(0o644)
+    with local_up(data, free_port()) as up:
+        parts = urlsplit(up.runtime()["database_url"])
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(
+                _execute(f"postgresql://postgres@{parts.netloc}/postgres?passfile=/nonexistent", "SELECT 1")
+            )
+        password = up.secret("postgres-superuser")
+        rows = asyncio.run(
+            _execute(
+                f"postgresql://postgres:{password}@{parts.netloc}/postgres", "SELECT v FROM left_from_before"
+            )
+        )
+        assert rows == "kept"
+        for path in (data / "jwt", data / "mail", data / "mail" / "old.eml"):
+            assert path.stat().st_mode & 0o077 == 0, path
+
+
+async def _execute(url: str, sql: str) -> object:
+    con = await asyncpg.connect(url)
+    try:
+        return await con.fetchval(sql) if sql.startswith("SELECT") else await con.execute(sql)
+    finally:
+        await con.close()

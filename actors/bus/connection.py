@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 
 from nats.aio.client import Client
 
@@ -60,10 +61,20 @@ async def connect(settings: Settings, name: str) -> Client:
         allow_reconnect=True,
         user=settings.nats_user,
         password=settings.nats_password,
+        tls=tls_context(settings),
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
     )
     return nc
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS to NATS trusting LOANS_NATS_TLS_CA (deploy/nats-cluster.conf): server certificates are
+    checked against it and the URL's host name. None without a CA: a tls:// URL then uses the
+    system's trust store (nats-py's default), a nats:// one plain TCP."""
+    if not settings.nats_tls_ca:
+        return None
+    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.nats_tls_ca)
 
 
 def server_of(nc: Client | None) -> str | None:

@@ -4,6 +4,12 @@ Only the users actor holds the private key. Everyone else verifies EdDSA signatu
 public keys it publishes on `users.jwks`, refetched when a token names a `kid` not yet known: at
 most once per interval (failed attempts count), and an attempt that brings no keys (users down, an
 error reply, anything that is not a JWKS) keeps the keys held; the unknown kid is then 503.
+`refresh_keys` fetches them again on purpose (actors/bus/users_keys.py does so periodically, so a
+retired key stops verifying), with the same rule: only a real JWKS replaces the keys.
+
+A token whose signature and expiry are good is still refused when its `Denylist`
+(actors/bus/revocations.py) says it was revoked: logged out, or issued before its user's password
+change or disabling. That check runs on every call, cached tokens too.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from uuid import UUID
 import jwt
 import msgspec
 
+from actors.bus.revocations import Denylist
 from actors.contracts.errors import Unauthenticated, Unavailable
 from actors.contracts.roles import ROLES
 
@@ -36,15 +43,22 @@ class Caller(msgspec.Struct, frozen=True):
     role: str
     token_id: str
     token: str
+    issued_at: float = 0.0  # the token's `iat` (epoch seconds, to the millisecond)
+    expires_at: float = 0.0  # its `exp`: a logout refuses the token until then
 
 
 class TokenVerifier:
     """Verifies `Authorization: Bearer …` values; `fetch_jwks` returns the JWKS JSON bytes."""
 
     def __init__(
-        self, fetch_jwks: Callable[[], Awaitable[bytes]], refetch_every: float = _REFETCH_AT_MOST_EVERY
+        self,
+        fetch_jwks: Callable[[], Awaitable[bytes]],
+        refetch_every: float = _REFETCH_AT_MOST_EVERY,
+        denylist: Denylist | None = None,
     ) -> None:
         self._fetch = fetch_jwks
+        self.denylist = denylist if denylist is not None else Denylist()
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         self._refetch_every = refetch_every
         # An Ed25519 verification is most of the edge's CPU on a cheap read, and a client sends the
         # same token for an hour: remember what a token proved until it expires. Only a token that
@@ -65,7 +79,31 @@ class TokenVerifier:
             keys = {entry["kid"]: jwt.PyJWK(entry, algorithm=ALGORITHM).key for entry in entries}
         except (msgspec.DecodeError, AttributeError, KeyError, TypeError, ValueError, jwt.PyJWTError) as exc:
             raise ValueError(f"not a JWKS: {exc}") from None
+        if self._keys.keys() - keys.keys():
+            # A kid was retired: tokens it signed, remembered as verified, must be checked again.
+            self._verified.clear()
         self._keys = keys
+
+    async def refresh_keys(self) -> bool:
+        """Fetch the keys again now (a rotation adds and retires kids); False, keys kept, if the
+        answer is no JWKS. Counts as an attempt for the unknown-kid throttle."""
+        async with self._lock:
+            self._tried_at = time.monotonic()
+            try:
+                self.load(await self._fetch())
+            except Exception as exc:  # down, an error reply, not a JWKS: keep the keys we have
+                log.warning("JWKS refresh failed, keeping the %d keys held: %s", len(self._keys), exc)
+                return False
+            self._fetch_failed = False
+            return True
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` on `close()`: what keeps this verifier current (actors/bus/users_keys.py)."""
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        while self._closers:
+            await self._closers.pop()()
 
     async def _key_for(self, kid: str) -> Any:
         key = self._keys.get(kid)
@@ -101,15 +139,19 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Caller:
         hit = self._verified.get(token)
-        if hit is not None:
-            if hit[0] > time.time():
-                self._verified.move_to_end(token)
-                return hit[1]
+        if hit is not None and hit[0] <= time.time():
             del self._verified[token]
-        caller, expires = await self._verify(token)
-        self._verified[token] = (expires, caller)
-        if len(self._verified) > _CACHE_SIZE:
-            self._verified.popitem(last=False)
+            hit = None
+        if hit is not None:
+            self._verified.move_to_end(token)
+            caller = hit[1]
+        else:
+            caller, expires = await self._verify(token)
+            self._verified[token] = (expires, caller)
+            if len(self._verified) > _CACHE_SIZE:
+                self._verified.popitem(last=False)
+        if self.denylist.refuses(caller.id, caller.token_id, caller.issued_at):
+            raise Unauthenticated("the token has been revoked")
         return caller
 
     async def _verify(self, token: str) -> tuple[Caller, float]:
@@ -141,5 +183,17 @@ class TokenVerifier:
             user_id = UUID(str(claims["sub"]))
         except ValueError:
             raise Unauthenticated("the token is not valid") from None
-        caller = Caller(id=user_id, role=role, token_id=str(claims["jti"]), token=token)
-        return caller, float(claims["exp"])
+        try:
+            issued_at = float(claims["iat"])
+        except (TypeError, ValueError):
+            raise Unauthenticated("the token is not valid") from None
+        expires = float(claims["exp"])
+        caller = Caller(
+            id=user_id,
+            role=role,
+            token_id=str(claims["jti"]),
+            token=token,
+            issued_at=issued_at,
+            expires_at=expires,
+        )
+        return caller, expires

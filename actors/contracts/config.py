@@ -22,6 +22,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str | None = None
     nats_user: str | None = None  # each component its own user (deploy/nats-server.conf)
     nats_password: str | None = None
+    # A CA file (PEM) that signed the NATS servers' certificates: LOANS_NATS_URL then uses tls://
+    # (deploy/nats-cluster.conf). Unset: the system's trust store, for a tls:// URL.
+    nats_tls_ca: str | None = None
     database_url: str | None = None
     # One actor's schema on a server of its own: LOANS_<ACTOR>_DATABASE_URL (e.g. LOANS_LOANS_DATABASE_URL).
     actor_database_urls: dict[str, str] = {}
@@ -29,7 +32,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     migrations_dir: str = str(REPO_ROOT / "db")
     # Postgres roles are cluster-wide: the prefix keeps deployments (and test runs) apart.
     db_role_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,40}$")] = "loans_"
-    db_role_password: str | None = None
+    # Each actor's role its own password: LOANS_<ACTOR>_DB_PASSWORD (e.g. LOANS_LOANS_DB_PASSWORD),
+    # set on the role by `loans migrate` and used by that actor's workers alone (issue 12 M4).
+    actor_db_passwords: dict[str, str] = {}
+    db_role_password: str | None = None  # older: one password for every role, where none of its own
     db_pool_min: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
     # Seconds one statement of an actor's role may run before Postgres cancels it (the role's
@@ -42,11 +48,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bcrypt_queue: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0
     jwt_private_key_file: str | None = None
     jwt_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
+    # Every verifier of tokens (the edge, every actor but users) fetches the users actor's JWKS
+    # again this often (a rotation's new kid, a retired one gone) and catches up on revocations.
+    jwks_refresh_seconds: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 300.0
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
     request_timeout: Annotated[float, msgspec.Meta(gt=0, le=120)] = 5.0
     drain_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    # Each worker's /metrics, /health and /ready (actors/runtime/probe_server.py); port 0 = a free
+    # one (`loans up` gives each worker its own and lists them for Prometheus). The edge serves
+    # its /metrics on its HTTP port. 0.0.0.0 where a scraper or prober is on another host (a pod).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
     # Logins (edge/ratelimit.py): attempts per (client address, email) in a sliding minute, counted
     # when admitted and given back unless the password was wrong; and per account (the email as the
@@ -112,6 +126,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def role_for(self, actor: str) -> str:
         return f"{self.db_role_prefix}{actor}"
 
+    def db_password_for(self, actor: str) -> str | None:
+        """The password of `actor`'s role: its own, else the older shared one, else none (a server
+        that trusts its clients)."""
+        return self.actor_db_passwords.get(actor) or self.db_role_password
+
     @property
     def events_stream(self) -> str:
         suffix = "" if self.events_prefix == "events" else "_" + self.events_prefix.replace(".", "_").upper()
@@ -137,9 +156,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.nats_url
 
 
-_FIELDS = set(Settings.__struct_fields__) - {"actor_database_urls"}
+_FIELDS = set(Settings.__struct_fields__) - {"actor_database_urls", "actor_db_passwords"}
 # LOANS_TEST_DATABASE_URL is the test suite's server, not an actor's
 _ACTOR_DATABASE_URL = re.compile(rf"^{PREFIX}(?!TEST_)([A-Z][A-Z0-9]*)_DATABASE_URL$")
+_ACTOR_DB_PASSWORD = re.compile(rf"^{PREFIX}(?!TEST_)([A-Z][A-Z0-9]*)_DB_PASSWORD$")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -147,15 +167,20 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     env = os.environ if environ is None else environ
     raw: dict[str, object] = {}
     own_urls: dict[str, str] = {}
+    own_passwords: dict[str, str] = {}
     for key, value in env.items():
         if (own := _ACTOR_DATABASE_URL.match(key)) and value != "":
             own_urls[own.group(1).lower()] = value
+        elif (own := _ACTOR_DB_PASSWORD.match(key)) and value != "":
+            own_passwords[own.group(1).lower()] = value
         elif key.startswith(PREFIX):
             name = key[len(PREFIX) :].lower()
             if name in _FIELDS and value != "":
                 raw[name] = value
     if own_urls:
         raw["actor_database_urls"] = own_urls
+    if own_passwords:
+        raw["actor_db_passwords"] = own_passwords
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return msgspec.convert(raw, Settings, strict=False)
@@ -176,6 +201,8 @@ def to_environ(settings: Settings) -> dict[str, str]:
     """The variables that give a child process these same settings."""
     fields = msgspec.structs.asdict(settings)
     own_urls: dict[str, str] = fields.pop("actor_database_urls")
+    own_passwords: dict[str, str] = fields.pop("actor_db_passwords")
     environ = {f"{PREFIX}{name.upper()}": str(value) for name, value in fields.items() if value is not None}
     environ.update({f"{PREFIX}{actor.upper()}_DATABASE_URL": url for actor, url in own_urls.items()})
+    environ.update({f"{PREFIX}{actor.upper()}_DB_PASSWORD": pw for actor, pw in own_passwords.items()})
     return environ

@@ -12,7 +12,7 @@ from actors.runtime.actor import Deployable
 
 
 async def build(settings: Settings, nc: Client) -> tuple[LoansState, TokenVerifier]:
-    return LoansState(), await users_keys_verifier(nc)
+    return LoansState(), await users_keys_verifier(nc, settings)
 
 
 DEPLOYABLE = Deployable(actor=actor, build=build)

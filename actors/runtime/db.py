@@ -100,4 +100,4 @@ def statement_timeout(settings: Settings) -> str:
 
 def role_dsn(settings: Settings, actor: str) -> str:
     """How `actor`'s own role logs in."""
-    return dsn_as(settings.database_url_for(actor), settings.role_for(actor), settings.db_role_password)
+    return dsn_as(settings.database_url_for(actor), settings.role_for(actor), settings.db_password_for(actor))

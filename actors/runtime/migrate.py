@@ -2,7 +2,9 @@
 
 Run as a role that may create roles (the URL's user). For each actor it makes sure the actor's
 own role exists and owns the actor's schema, then applies pending files *as that role*, so every
-table belongs to it and the other actor's role has no right to any of it.
+table belongs to it and the other actor's role has no right to any of it. Each role's password
+(LOANS_<ACTOR>_DB_PASSWORD, `Settings.db_password_for`) is set at every run: changing the variable
+and running `loans migrate` again is how it is rotated.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ async def migrate(settings: Settings, actors: list[str] | None = None) -> list[s
 
 async def _migrate_schema(con: asyncpg.Connection, settings: Settings, actor: str) -> list[str]:
     role = settings.role_for(actor)
-    await _ensure_role(con, role, settings.db_role_password)
+    await _ensure_role(con, role, settings.db_password_for(actor))
     # Every session the role logs in gets it (a pool sets it too): no statement runs for ever.
     # Migrations run under SET ROLE in this session, which a role's default does not reach.
     await con.execute(f"ALTER ROLE {role} SET statement_timeout = {int(statement_timeout(settings))}")

@@ -10,12 +10,17 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
 from actors.bus.connection import connect
 from actors.contracts.config import Settings
 from actors.runtime.actor import Deployable
 from actors.runtime.consumers import consumers_for
 from actors.runtime.db import create_pool
 from actors.runtime.events import ensure_streams
+from actors.runtime.metrics import WorkerMetrics
+from actors.runtime.observed import start_probes
 from actors.runtime.outbox import OutboxRelay
 from actors.runtime.periodic import periodic_loops
 from actors.runtime.serving import ServingActor, serve
@@ -38,8 +43,10 @@ async def start_actor(deployable: Deployable, settings: Settings, stack: AsyncEx
     stack.push_async_callback(_step, "sweeper stopped", sweeper.stop, STEP_SECONDS)
     actor = deployable.actor
     state, verifier = await deployable.build(settings, nc)
+    # What keeps the verifier current (keys refreshed, revocations followed) stops before the drain.
+    stack.push_async_callback(_step, "token verifier closed", verifier.close, STEP_SECONDS)
     js = nc.jetstream()
-    await ensure_streams(js, settings)
+    await _create_missing(js, settings, ensure_streams, settings.events_stream, settings.dlq_stream)
     for consumer in consumers_for(actor.subscriptions, name, settings, js, pool, state):
         await consumer.start()
         stopped = f"consumer {consumer.sub.durable} stopped"
@@ -50,16 +57,39 @@ async def start_actor(deployable: Deployable, settings: Settings, stack: AsyncEx
     stack.push_async_callback(_step, "outbox flushed", relay.stop, STEP_SECONDS)
     # Stopped before the relay's flush, so what their last steps wrote is published.
     if actor.work:
-        await ensure_work_stream(js, settings)
+        await _create_missing(js, settings, ensure_work_stream, settings.work_stream)
     for queue in work_queues_for(actor.work, settings, js, pool, state):
         await queue.start()
         stack.push_async_callback(_step, f"work queue {queue.sub.durable} stopped", queue.stop, STEP_SECONDS)
     for loop in periodic_loops(actor.periodic, pool, settings, state):
         loop.start()
         stack.push_async_callback(_step, f"{loop.name} stopped", loop.stop, STEP_SECONDS)
-    serving = await serve(actor, nc=nc, pool=pool, state=state, settings=settings, verifier=verifier)
+    metrics = WorkerMetrics(name, settings.concurrency)
+    serving = await serve(
+        actor, nc=nc, pool=pool, state=state, settings=settings, verifier=verifier, observer=metrics.observe
+    )
     stack.push_async_callback(_step, "requests drained", serving.drain, settings.drain_timeout + 1.0)
+    # Stopped first: probes see the worker go (not ready) before it drains.
+    probes = await start_probes(metrics, serving, pool, settings)
+    stack.push_async_callback(_step, "probe server stopped", probes.stop, STEP_SECONDS)
     return serving
+
+
+async def _create_missing(
+    js: JetStreamContext,
+    settings: Settings,
+    ensure: Callable[[JetStreamContext, Settings], Awaitable[None]],
+    *streams: str,
+) -> None:
+    """Create the streams if one is missing; leave them be if they all exist. An actor's NATS user
+    may create a stream but not update one (deploy/nats-authorization.conf, issue 12 M5): bringing
+    an existing stream's settings up to date is for `loans up` and the tools."""
+    for stream in streams:
+        try:
+            await js.stream_info(stream)
+        except NotFoundError:
+            await ensure(js, settings)
+            return
 
 
 async def _step(what: str, stop: Callable[[], Awaitable[Any]], seconds: float) -> None:

@@ -21,7 +21,7 @@ from actors.servicing.actor import ServicingState, actor
 
 
 async def build(settings: Settings, nc: Client) -> tuple[ServicingState, TokenVerifier]:
-    return ServicingState(), await users_keys_verifier(nc)
+    return ServicingState(), await users_keys_verifier(nc, settings)
 
 
 DEPLOYABLE = Deployable(actor=actor, build=build)

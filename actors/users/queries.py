@@ -18,7 +18,8 @@ RETURNING {USER_COLUMNS}""")
 
 user_for_login = Statement(f"""
 SELECT {USER_COLUMNS}, password_hash FROM users
-WHERE lower(email) = lower(:email) AND deleted_at IS NULL""")
+WHERE lower(email) = lower(:email) AND deleted_at IS NULL
+  AND disabled_at IS NULL  -- a disabled admin logs in as little as a deleted user (401)""")
 
 live_user = Statement(f"SELECT {USER_COLUMNS} FROM users WHERE id = :id AND deleted_at IS NULL")
 

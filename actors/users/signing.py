@@ -8,6 +8,7 @@ with a new kid, never changing what an old kid means.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -29,12 +30,14 @@ class SigningKey:
     jwks: bytes
 
     def issue(self, user_id: uuid.UUID, role: str, ttl_seconds: int) -> str:
-        now = int(time.time())
+        now = time.time()
         claims = {
             "sub": str(user_id),
             "role": role,
-            "iat": now,
-            "exp": now + ttl_seconds,
+            # To the millisecond, rounded down: a token issued just after a password change (or a
+            # disable) must be told apart from one issued just before it (actors/bus/revocations.py).
+            "iat": math.floor(now * 1000) / 1000,
+            "exp": int(now) + ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})

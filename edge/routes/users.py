@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, Router
 from litestar.handlers import HTTPRouteHandler
 
+from actors.contracts import sessions as sm
 from actors.contracts import users as m
 from actors.contracts.base import Empty
 from actors.contracts.errors import ActorError
@@ -87,6 +88,27 @@ ENDPOINTS = [
         "Lending limit set",
         m.SetLendingLimit,
         m.User,
+    ),
+    # Revocation (issue 12 M6): the token, every older token of the user, or an admin's tokens.
+    Endpoint("POST", "/logout", "users.logout", "Logged out", Empty, sm.LoggedOut),
+    Endpoint(
+        "POST",
+        "/change-password",
+        "users.change_password",
+        "Password changed",
+        sm.ChangePassword,
+        sm.PasswordChanged,
+        slow=True,
+        errors={403: "The current password is wrong"},
+    ),
+    Endpoint(
+        "PUT",
+        "/admins/{user_id}/status",
+        "users.set_admin_disabled",
+        "Admin status set",
+        sm.SetAdminDisabled,
+        sm.AdminStatus,
+        errors={409: "The last active admin cannot be disabled"},
     ),
 ]
 

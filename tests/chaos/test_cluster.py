@@ -1,6 +1,7 @@
-"""Scale and HA: a three-node NATS cluster (deploy/nats-cluster.conf, events kept on all three nodes),
-two workers of each actor and the edge; under a steady load one NATS node is killed, then one
-loans worker. No request fails (what was lost is retried), no event is lost or published twice."""
+"""Scale and HA: a three-node NATS cluster (deploy/nats-cluster.conf, TLS on clients and routes,
+events kept on all three nodes), two workers of each actor and the edge; under a steady load one
+NATS node is killed, then one loans worker. No request fails (what was lost is retried), no event
+is lost or published twice."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ async def test_a_nats_node_and_a_worker_killed_under_load_fail_no_request_and_lo
     cluster = NatsCluster(tmp_path / "cluster")
     try:
         await cluster.start_all()
+        # TLS for clients and routes (issue 12 M7): every process below connects over tls://
+        assert set(cluster.tls_required().values()) == {True}, cluster.tls_required()
         async with system(tmp_path, server_urls, users_workers=2, loans_workers=2, cluster=cluster) as sys:
             stream = sys.settings.events_stream
             async with httpx.AsyncClient(base_url=sys.http_url, timeout=15) as http:

@@ -117,7 +117,9 @@ def test_every_environment_name_is_a_setting_the_config_knows() -> None:
 
 def test_the_settings_check_can_fail() -> None:
     assert known_to_settings("LOANS_METRICS_PORT") and known_to_settings("LOANS_LOANS_DATABASE_URL")
+    assert known_to_settings("LOANS_LOANS_DB_PASSWORD")
     assert not known_to_settings("LOANS_METRIC_PORT") and not known_to_settings("NATS_URL")
+    assert not known_to_settings("LOANS_LOANS_DB_PASSWRD")
 
 
 @pytest.mark.parametrize("manifest", workloads(), ids=str)
@@ -227,3 +229,17 @@ def _budgets(manifest: Manifest) -> list[Manifest]:
         for budget in of_kind("PodDisruptionBudget")
         if budget.doc["spec"]["selector"]["matchLabels"].items() <= labels.items()
     ]
+
+
+def test_each_worker_holds_only_its_own_database_login() -> None:
+    """Issue 12 M4 in the cluster: a worker's pod names its own role's password and no other, nor
+    the admin URL; the migration Job has every role's."""
+    for manifest, container in ours():
+        names = set(environment(container))
+        passwords = {n for n in names if n.endswith("_DB_PASSWORD")}
+        if manifest.path.stem == "migrate-job":
+            assert passwords == {f"LOANS_{a.upper()}_DB_PASSWORD" for a in ACTORS}, manifest
+            continue
+        assert "LOANS_DB_ROLE_PASSWORD" not in names, manifest
+        own = [a for a in ACTORS if manifest.path.stem == a]  # the edge: none
+        assert passwords == {f"LOANS_{a.upper()}_DB_PASSWORD" for a in own}, manifest

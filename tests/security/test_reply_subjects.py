@@ -59,13 +59,17 @@ async def test_an_actor_drops_a_request_whose_reply_subject_is_not_an_inbox(
     settings: Settings = secured_system.settings  # type: ignore[attr-defined]
     target = crafted.format(stream=settings.events_stream)
     signup = {"email": new_email("c"), "password": PASSWORD, "first_name": "F", "last_name": "L"}
-    assert (await secured_system.post("/api/user/signup", json={**signup, "role": "customer"})).is_success
     errors: list[str] = []
     edge, tools, observer = [await connect_as(secured_nats, u, errors) for u in ("edge", "tools", "observer")]
     try:
-        # the signup's event is in the stream: there is something to purge
+        earlier = await stream_messages(tools, settings.events_stream)
+        assert (await secured_system.post("/api/user/signup", json={**signup, "role": "customer"})).is_success
+        # this signup's own event is in the stream (not only an earlier case's): there is something
+        # to purge, and nothing of this test's is still on its way to change the count below
         await eventually(
-            partial(_has_messages, tools, settings.events_stream), timeout=10, what="no event in the stream"
+            partial(_has_more_than, tools, settings.events_stream, earlier),
+            timeout=10,
+            what="the signup's event did not reach the stream",
         )
         before = await stream_messages(tools, settings.events_stream)
         seen = await observe(observer, target)
@@ -86,8 +90,8 @@ async def test_an_actor_drops_a_request_whose_reply_subject_is_not_an_inbox(
             await nc.close()
 
 
-async def _has_messages(tools: Client, stream: str) -> bool:
-    return await stream_messages(tools, stream) > 0
+async def _has_more_than(tools: Client, stream: str, count: int) -> bool:
+    return await stream_messages(tools, stream) > count
 
 
 @pytest.mark.parametrize("crafted", CRAFTED.values(), ids=CRAFTED.keys())

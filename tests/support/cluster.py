@@ -2,13 +2,18 @@
 operator would (each node's own values in its environment), on loopback ports of their own.
 
 Each node can be killed alone. The component users and passwords of deploy/nats-authorization.conf
-apply: every process connects as its component (`PASSWORDS`).
+apply: every process connects as its component (`PASSWORDS`). Everything is TLS, as the deploy file
+says: certificates made for the cluster (tests/support/certificates.py), clients on tls:// URLs
+trusting its CA (`ca`, what LOANS_NATS_TLS_CA names).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +25,7 @@ from nats.aio.client import Client
 from nats.js.errors import APIError
 
 from ops.embedded import EmbeddedNats, free_port
+from tests.support.certificates import Certificates, make_certificates
 from tests.support.polling import eventually
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats-cluster.conf"
@@ -38,7 +44,7 @@ class Node:
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"tls://127.0.0.1:{self.port}"
 
 
 @dataclass
@@ -46,12 +52,19 @@ class NatsCluster:
     dir: Path
     nodes: dict[str, Node] = field(default_factory=dict)
     route_password: str = field(default_factory=lambda: uuid.uuid4().hex)
+    tls: Certificates = field(init=False)
 
     def __post_init__(self) -> None:
+        self.tls = make_certificates(self.dir / "tls")
         for name in NODES:
             store = self.dir / name
             store.mkdir(parents=True, exist_ok=True)
             self.nodes[name] = Node(name, free_port(), free_port(), store, store / "nats.log")
+
+    @property
+    def ca(self) -> str:
+        """The CA file clients trust (LOANS_NATS_TLS_CA)."""
+        return str(self.tls.ca)
 
     @property
     def urls(self) -> str:
@@ -72,6 +85,9 @@ class NatsCluster:
             "LOANS_NATS_STORE": str(node.store),
             "LOANS_NATS_CLUSTER_LISTEN": f"127.0.0.1:{node.route_port}",
             "LOANS_NATS_CLUSTER_PASSWORD": self.route_password,
+            "LOANS_NATS_TLS_CERT": str(self.tls.cert),
+            "LOANS_NATS_TLS_KEY": str(self.tls.key),
+            "LOANS_NATS_TLS_CA": str(self.tls.ca),
             **routes,
             **{f"LOANS_NATS_{user.upper()}_PASSWORD": password for user, password in PASSWORDS.items()},
         }
@@ -139,9 +155,32 @@ class NatsCluster:
             user=user,
             password=PASSWORDS[user],
             inbox_prefix=f"_INBOX_{user}",  # the only inbox the user may read (nats-authorization.conf)
+            tls=ssl.create_default_context(cafile=self.ca),
             connect_timeout=2,
             allow_reconnect=True,
         )
+
+    def tls_required(self) -> dict[str, bool]:
+        """Per node: whether its client port asks for TLS before anything else (the INFO line a
+        server sends first, read off a plain socket), and whether its route port is mutual TLS (a
+        handshake that trusts the CA but shows no certificate of its own is refused)."""
+        required = {}
+        for node in self.nodes.values():
+            with socket.create_connection(("127.0.0.1", node.port), timeout=5) as sock:
+                line = sock.makefile("rb").readline()
+            assert line.startswith(b"INFO "), line[:80]
+            required[f"{node.name} clients"] = json.loads(line[5:]).get("tls_required") is True
+            context = ssl.create_default_context(cafile=self.ca)
+            try:
+                with (
+                    socket.create_connection(("127.0.0.1", node.route_port), timeout=5) as sock,
+                    context.wrap_socket(sock, server_hostname="127.0.0.1") as tls,
+                ):
+                    tls.recv(1)  # TLS 1.3: the server's refusal arrives after the handshake
+                required[f"{node.name} routes"] = False
+            except ssl.SSLError as exc:
+                required[f"{node.name} routes"] = "CERTIFICATE_REQUIRED" in str(exc).upper()
+        return required
 
     def node_at(self, address: str) -> str:
         """The name of the node listening at "host:port"."""

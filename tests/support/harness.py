@@ -158,6 +158,7 @@ async def system(
         settings = load_settings(
             {},
             nats_url=nats_url,
+            nats_tls_ca=cluster.ca if cluster is not None else None,  # the cluster is TLS only
             database_url=with_database(server_admin, database),
             db_role_prefix=f"lc{run}_",
             data_dir=str(tmp / "data"),

@@ -100,11 +100,14 @@ def environment(container: dict[str, Any]) -> dict[str, str | None]:
 
 def known_to_settings(name: str) -> bool:
     """Whether load_settings reads `name`: `LOANS_<field>` of Settings, or an actor's own database
-    URL (LOANS_<ACTOR>_DATABASE_URL), which it gathers into one field."""
+    URL or role password (LOANS_<ACTOR>_DATABASE_URL, LOANS_<ACTOR>_DB_PASSWORD), which it
+    gathers into one field each."""
     field = name.removeprefix(PREFIX).lower()
-    if name.startswith(PREFIX) and field in Settings.__struct_fields__ and field != "actor_database_urls":
+    gathered = {"actor_database_urls", "actor_db_passwords"}
+    if name.startswith(PREFIX) and field in Settings.__struct_fields__ and field not in gathered:
         return True
-    return bool(load_settings({name: "postgresql://probe@db.invalid/probe"}).actor_database_urls)
+    read = load_settings({name: "postgresql://probe@db.invalid/probe"})
+    return bool(read.actor_database_urls or read.actor_db_passwords)
 
 
 def port_names(container: dict[str, Any]) -> set[str | int]:
