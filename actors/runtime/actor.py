@@ -18,6 +18,7 @@ from actors.bus.tokens import Caller, TokenVerifier
 from actors.contracts.config import Settings
 from actors.contracts.errors import Unauthenticated
 from actors.runtime.consumers import BatchHandler, EventHandler, EventSubscription
+from actors.runtime.metrics import GaugeReadout
 from actors.runtime.periodic import Periodic, PeriodicTask
 from actors.runtime.work_queue import WorkHandler, WorkSubscription
 
@@ -45,6 +46,7 @@ class Context(Generic[S]):
 
 
 Handler = Callable[[Any, Context[S]], Awaitable[Any]]
+GaugeReader = Callable[[asyncpg.Pool], Awaitable[dict[tuple[str, ...], float]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Actor(Generic[S]):
         self.publishes: dict[str, type[Any]] = {}  # event type → its data Struct
         self.work: list[WorkSubscription[S]] = []  # work queues (actors/runtime/work_queue.py)
         self.periodic: list[Periodic[S]] = []  # tasks every worker runs now and then
+        self.gauges: list[GaugeReadout] = []  # read from its schema at each scrape of /metrics
         # Runs after the token is verified and before the role check: a token whose account is
         # gone is 401 on every subject, not 403 on some.
         self.account_check: Callable[[Caller, asyncpg.Pool], Awaitable[None]] | None = None
@@ -121,6 +124,18 @@ class Actor(Generic[S]):
 
         def register(fn: PeriodicTask[S]) -> PeriodicTask[S]:
             self.periodic.append(Periodic(name=name, period=period, task=fn))
+            return fn
+
+        return register
+
+    def gauge(
+        self, name: str, help_text: str, labels: tuple[str, ...] = ()
+    ) -> Callable[[GaugeReader], GaugeReader]:
+        """Register `read(pool)` → {label values: value}, a gauge each worker reports on /metrics
+        (actors/runtime/metrics.py); the worker adds the `actor` label."""
+
+        def register(fn: GaugeReader) -> GaugeReader:
+            self.gauges.append(GaugeReadout(name=name, help=help_text, labels=labels, read=fn))
             return fn
 
         return register

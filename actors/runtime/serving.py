@@ -60,6 +60,8 @@ class ServingActor(Generic[S]):
     state: S
     settings: Settings
     verifier: TokenVerifier
+    # Told of every answered request: (subject, status as HTTP says it, seconds); the worker's metrics.
+    observer: Callable[[str, int, float], None] | None = None
     micro: MicroService = field(init=False)
     _subs: list[Subscription] = field(default_factory=list)
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
@@ -94,6 +96,10 @@ class ServingActor(Generic[S]):
 
         return dispatch
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._slots.release()
@@ -109,6 +115,7 @@ class ServingActor(Generic[S]):
         started = time.perf_counter_ns()
         headers = msg.headers or {}
         error: str | None = None
+        status = 200
         if msg.reply and not is_inbox(msg.reply):
             # Do none of the work: its answer would go where the requester pointed it (M1).
             log.warning(
@@ -119,7 +126,7 @@ class ServingActor(Generic[S]):
         try:
             remaining = _time_left(headers)
             if remaining is not None and remaining <= 0:
-                error = "deadline passed before the request started"
+                error, status = "deadline passed before the request started", 504
                 if span is not None:
                     spans.failed(span, 504, None, error)
                 return  # the caller has given up already: nobody is listening for the answer
@@ -129,30 +136,33 @@ class ServingActor(Generic[S]):
         except Replay as replay:  # answered before under this Idempotency-Key: the same answer again
             await reply_to(self.nc, msg, replay.reply)
         except ActorError as exc:
+            status = exc.status
             if exc.status >= 500:
                 error = f"{exc.status} {exc.code}"
             if span is not None:
                 _trace_error(span, exc)
             await _respond_error(self.nc, msg, exc)
         except TimeoutError as exc:
-            error = "deadline exceeded"
+            error, status = "deadline exceeded", 504
             if span is not None:
                 spans.failed(span, 504, exc, error)
             await _respond_error(self.nc, msg, DeadlineExceeded("the request ran past its deadline"))
         except DB_DOWN as exc:
-            error = f"database unavailable: {type(exc).__name__}"
+            error, status = f"database unavailable: {type(exc).__name__}", 503
             log.warning("%s: database unavailable: %r", route.subject, exc)
             if span is not None:
                 spans.failed(span, 503, exc, error)
             await _respond_error(self.nc, msg, Unavailable("the service is temporarily unavailable"))
         except Exception as exc:
-            error = f"internal error: {type(exc).__name__}"
+            error, status = f"internal error: {type(exc).__name__}", 500
             log.exception("%s: unexpected error", route.subject)
             if span is not None:
                 spans.failed(span, 500, exc, error)
             await _respond_error(self.nc, msg, ActorError(500, "internal_error", "internal error"))
         finally:
             counters.record(started, error)
+            if self.observer is not None:
+                self.observer(route.subject, status, (time.perf_counter_ns() - started) / 1e9)
 
     async def _answer(
         self, route: Route[S], msg: Msg, headers: Mapping[str, str], span: Span | None
@@ -289,8 +299,9 @@ async def serve(
     state: S,
     settings: Settings,
     verifier: TokenVerifier,
+    observer: Callable[[str, int, float], None] | None = None,
 ) -> ServingActor[S]:
     """Subscribe `actor`'s subjects in its queue group and start answering them."""
-    serving = ServingActor(actor, nc, pool, state, settings, verifier)
+    serving = ServingActor(actor, nc, pool, state, settings, verifier, observer)
     await serving.start()
     return serving

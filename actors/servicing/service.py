@@ -13,6 +13,7 @@ from actors.runtime.actor import Deployable
 from actors.servicing import accounts as accounts
 from actors.servicing import agents as agents
 from actors.servicing import cob as cob
+from actors.servicing import cob_metrics as cob_metrics
 from actors.servicing import dates as dates
 from actors.servicing import portfolio as portfolio
 from actors.servicing import repayments as repayments
