@@ -23,7 +23,8 @@ from edge.context import Edge
 from edge.errors import exception_to_http_response
 from edge.fastpath import FastPath
 from edge.openapi import openapi_config
-from edge.routes import ACTOR_ROUTES, FORWARDED, service
+from edge.routes import ACTOR_ROUTES, FORWARDED, console, service
+from edge.routes.legacy import LegacyIds
 from edge.server import uvicorn_config
 from edge.telemetry import telemetry_middleware
 
@@ -58,12 +59,16 @@ def create_app(
             warm_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await warm_up
-            if nc is None and edge.bus.nc is not None:
             await edge.verifier.close()
+            if nc is None and edge.bus.nc is not None:
                 await _drain(edge.bus.nc)
 
     app = EdgeApp(
-        route_handlers=[*(h for routes in ACTOR_ROUTES for h in routes.handlers()), *service.handlers()],
+        route_handlers=[
+            *(h for routes in ACTOR_ROUTES for h in routes.handlers()),
+            *service.handlers(),
+            *console.handlers(),  # the web console's static files (design.md §15)
+        ],
         lifespan=[lifespan],
         state=State({"edge": edge}),
         exception_handlers={Exception: exception_to_http_response},
@@ -73,6 +78,7 @@ def create_app(
         logging_config=None,  # Litestar's default would replace the process's JSON log handler
     )
     app.fast = FastPath(edge, FORWARDED)
+    app.legacy_ids = LegacyIds(FORWARDED)
     app.trusted_proxies = trusted
     return app
 
@@ -82,11 +88,14 @@ class EdgeApp(Litestar):
     client's address worked out before either (edge/client_address.py)."""
 
     fast: FastPath | None = None
+    legacy_ids: LegacyIds | None = None  # the monolith's integer ids on the old paths (§13)
     trusted_proxies: tuple[Network, ...] = ()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.trusted_proxies and scope["type"] in ("http", "websocket"):
             resolve_scope(scope, self.trusted_proxies)
+        if self.legacy_ids is not None and scope["type"] == "http":
+            self.legacy_ids.rewrite(scope)
         if self.fast is not None and await self.fast.serve(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
@@ -98,6 +107,7 @@ async def _warm_up(edge: Edge, settings: Settings, *, own_connection: bool) -> N
         edge.bus.nc = await connect(settings, "edge")
         log.info("connected to NATS")
     await preload_jwks(edge.bus, edge.verifier, budget=STARTUP_WAIT)
+    await keep_current(edge.bus, edge.verifier, settings)  # revocations and key refreshes
 
 
 async def _drain(nc: Client) -> None:
@@ -107,7 +117,6 @@ async def _drain(nc: Client) -> None:
     except Exception:
         log.debug("NATS drain failed; closing", exc_info=True)
         await nc.close()
-    await keep_current(edge.bus, edge.verifier, settings)  # revocations and key refreshes
 
 
 def _uvicorn_config(settings: Settings) -> uvicorn.Config:

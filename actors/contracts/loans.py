@@ -87,8 +87,9 @@ class FieldChange(Message):
 
 class HistoryRow(Message):
     version: int
-    # amount_recomputed: db/loans/0006 made a stored amount the schedule's sum (no one asked for it)
-    change: Literal["created", "edited", "approved", "rejected", "amount_recomputed"]
+    # amount_recomputed: db/loans/0006 made a stored amount the schedule's sum (no one asked for it);
+    # imported: the loan came from the monolith, fields holding its figures where ours differ (§13)
+    change: Literal["created", "edited", "approved", "rejected", "amount_recomputed", "imported"]
     changed_by: UUID
     changed_at: datetime
     fields: dict[str, FieldChange]
@@ -156,6 +157,9 @@ class LoanChanged(Message):
     by: UUID
     # loans.loan.approved only: the schedule with its due dates (servicing opens the account from it)
     schedule: list[ScheduleRow] | None = None
+    # true on the one event of a loan imported from the monolith (design.md §13): read models and
+    # accounts follow it, but nobody is notified of a decision taken long ago
+    imported: bool = False
 
 
 # Events the loans actor publishes (subject `<prefix>.<type>`), each with its data Struct.

@@ -24,6 +24,7 @@ from actors.runtime.db import Conn
 from actors.runtime.events import emit
 from actors.runtime.paging import fetch_page
 from actors.runtime.sql import Statement
+from actors.users import legacy_passwords
 from actors.users import notifications as notices
 from actors.users import queries as q
 from actors.users.passwords import Passwords, check_length
@@ -187,6 +188,11 @@ async def login(req: m.Login, ctx: Ctx) -> m.LoginReply:
     ok = await ctx.state.passwords.check(req.password.encode(), row["password_hash"] if row else None)
     if row is None or not ok:
         raise Unauthenticated(BAD_CREDENTIALS)
+    if legacy_passwords.is_legacy(row["password_hash"]):  # the monolith's hash: bcrypt from now on
+        raw = req.password.encode()
+        await legacy_passwords.replace_with_bcrypt(
+            ctx.pool, ctx.state.passwords.hash, row["id"], row["password_hash"], raw
+        )
     user = to_user(row)
     if user.status == "pending":
         raise Forbidden("the agent is waiting for an admin's approval", code="agent_not_approved")

@@ -48,7 +48,7 @@ def _row(
 def for_loan_event(event: Envelope, loan: LoanChanged) -> NotificationRow | None:
     """A decision tells the customer the terms decided on; other loan events tell nothing."""
     kind = LOAN_KINDS.get(event.type)
-    if kind is None:
+    if kind is None or loan.imported:  # a decision imported from the monolith was told long ago
         return None
     facts = {"principal": _money(loan.principal), "months": str(loan.months), "emi": _money(loan.emi)}
     return _row(event, loan.customer_id, loan.loan_id, kind, facts)

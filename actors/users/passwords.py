@@ -20,6 +20,7 @@ from typing import TypeVar
 import bcrypt
 
 from actors.contracts.errors import BadRequest, Unavailable
+from actors.users import legacy_passwords
 
 T = TypeVar("T")
 MIN_BYTES, MAX_BYTES = 8, 72  # bcrypt reads at most 72 bytes (and bcrypt 5 refuses more)
@@ -47,6 +48,10 @@ def _yield_to_requests() -> None:
         os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + HASHING_NICENESS))
     except (AttributeError, OSError):  # not Linux, or refused: hash at normal priority
         pass
+
+
+def _check_django(raw: bytes, hashed: bytes) -> bool:
+    return legacy_passwords.verify(raw, hashed.decode())
 
 
 class Passwords:
@@ -89,6 +94,11 @@ class Passwords:
             # bcrypt would compare only the first 72 bytes, so "the password + anything" would match:
             # refuse, but after the same work as a real check, so the answer's timing tells nothing.
             raw, hashed = raw[:MAX_BYTES], None
+        if legacy_passwords.is_legacy(hashed):  # imported from the monolith (design.md §13)
+            assert hashed is not None
+            return await self._run(_check_django, raw, hashed.encode())
+        if not legacy_passwords.is_bcrypt(hashed):
+            hashed = None  # any other format is never accepted (reset), after the same work
         target = hashed.encode() if hashed is not None else self._dummy
         ok = await self._run(bcrypt.checkpw, raw, target)
         return ok and hashed is not None

@@ -9,7 +9,7 @@ from nats.aio.client import Client
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.runtime.actor import Deployable
-from actors.users import mailer, servicing_activity, sessions  # noqa: F401  (they register on the actor)
+from actors.users import imports, mailer, servicing_activity, sessions  # noqa: F401  (they register on the actor)
 from actors.users.handlers import UsersState, actor
 from actors.users.passwords import Passwords
 from actors.users.signing import load_or_create
