@@ -20,7 +20,7 @@ import pytest
 from actors.bus.connection import connect
 from actors.contracts.servicing import AccountChanged
 from actors.runtime.worker import start_actor
-from actors.users.mailer import send_due_notifications
+from actors.users.mailer import LEASE_SECONDS, send_due_notifications
 from ops.registry import deployable
 from tests.support.batches import envelope
 from tests.support.events import publish
@@ -231,9 +231,14 @@ async def test_two_workers_and_more_claims_still_send_each_notification_once(
 
         await eventually(waiting, timeout=10, what="the notifications were not tried")
         smtp.start()
+        # Make every waiting one due now, but not those a background poll has just claimed
+        # (leased LEASE_SECONDS ahead, while its retries wait seconds): moving a live lease
+        # would hand the same row to a second claim, which no worker does.
         await first.pool.execute(
-            "UPDATE users.notifications SET next_attempt_at = now() WHERE user_id = $1",
+            "UPDATE users.notifications SET next_attempt_at = now() WHERE user_id = $1"
+            " AND delivered_at IS NULL AND next_attempt_at < now() + make_interval(secs => $2)",
             uuid.UUID(customer.id),
+            LEASE_SECONDS / 2,
         )
         claims = [send_due_notifications(w.pool, system.settings, w.state) for w in (first, second) * 2]
         await asyncio.gather(*claims)
