@@ -82,18 +82,38 @@ class Monolith:
     runs: list[subprocess.CompletedProcess[str]]
 
 
-async def _snapshot(settings: Settings) -> tuple[Any, ...]:
+async def _snapshot(settings: Settings, legacy_loans: list[int]) -> tuple[Any, ...]:
+    """Users imported; count and principal of this monolith's loans and their history rows (only
+    theirs: the session's database holds other tests' loans and history too)."""
     con = await asyncpg.connect(settings.database_url)
     try:
         return (
             await con.fetchval("SELECT count(*) FROM users.users WHERE legacy_id IS NOT NULL"),
             tuple(
                 await con.fetchrow(
-                    "SELECT count(*), sum(principal) FROM loans.loans WHERE legacy_id IS NOT NULL"
+                    "SELECT count(*), sum(principal) FROM loans.loans WHERE legacy_id = ANY($1::bigint[])",
+                    legacy_loans,
                 )
             ),
-            await con.fetchval("SELECT count(*) FROM loans.loan_history"),
+            await con.fetchval(
+                "SELECT count(*) FROM loans.loan_history h JOIN loans.loans l ON l.id = h.loan_id"
+                " WHERE l.legacy_id = ANY($1::bigint[])",
+                legacy_loans,
+            ),
         )
+    finally:
+        await con.close()
+
+
+async def _history_by_loan(settings: Settings, legacy_loans: list[int]) -> dict[int, int]:
+    con = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await con.fetch(
+            "SELECT l.legacy_id, count(*) AS n FROM loans.loan_history h JOIN loans.loans l"
+            " ON l.id = h.loan_id WHERE l.legacy_id = ANY($1::bigint[]) GROUP BY l.legacy_id",
+            legacy_loans,
+        )
+        return {r["legacy_id"]: r["n"] for r in rows}
     finally:
         await con.close()
 
@@ -158,17 +178,19 @@ async def monolith(
     con = await asyncpg.connect(url)
     try:
         facts["taken"] = taken
+        facts["all_loans"] = [r["id"] for r in await con.fetch("SELECT id FROM loan_loan")]
         facts["taken_loans"] = [
             r["id"] for r in await con.fetch("SELECT id FROM loan_loan WHERE user_id = $1", taken)
         ]
     finally:
         await con.close()
     report = tmp_path_factory.mktemp("import") / "report.csv"
-    before, events_before = await _snapshot(settings), await _loan_events(nc, settings)
+    ours = facts["all_loans"]
+    before, events_before = await _snapshot(settings, ours), await _loan_events(nc, settings)
     dry = await _import(settings, url, report, "", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "dry run: nothing was sent or written" in dry.stdout
-    assert await _snapshot(settings) == before
+    assert await _snapshot(settings, ours) == before
 
     # Killed half-way: small batches, SIGKILL as soon as some loans are in.
     args = ("import", "django", "--source", url, "--report", str(report), "--token-stdin", "--batch", "5")
@@ -185,12 +207,12 @@ async def monolith(
     killed.stdin.close()
 
     async def some_loans_in() -> bool:
-        return (await _snapshot(settings))[1][0] > 0 or killed.returncode is not None
+        return (await _snapshot(settings, ours))[1][0] > 0 or killed.returncode is not None
 
     await eventually(some_loans_in, timeout=30, interval=0.005, what="the import never started writing")
     killed.send_signal(signal.SIGKILL)
     await killed.wait()
-    half = (await _snapshot(settings))[1]
+    half = (await _snapshot(settings, ours))[1]
     resumed = await _import(settings, url, report, str(boss.token))
     # exit 1: the users actor refused the user whose email is taken here (and their loans stayed out)
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr
@@ -212,7 +234,7 @@ async def test_killed_half_way_and_resumed_writes_each_loan_once(
 ) -> None:
     """The kill left part of the loans; the resumed run wrote the rest, each once, with its history."""
     assert 0 < monolith.facts["half"] < len(monolith.facts["loans"]), "the kill did not land half-way"
-    users, (loans, principal), history = await _snapshot(settings)
+    users, (loans, principal), history = await _snapshot(settings, monolith.facts["all_loans"])
     assert loans == len(monolith.facts["good_loans"])
     assert users == 1 + 6 + 59  # not: the duplicate email, the user with no role, the email taken
     expected = sum(
@@ -226,13 +248,19 @@ async def test_killed_half_way_and_resumed_writes_each_loan_once(
     assert f"loan principal: source {expected:,.2f}" in monolith.runs[-1].stdout
     con = await asyncpg.connect(monolith.url)
     try:
-        source_history = await con.fetchval(
-            "SELECT count(*) FROM loan_historicalloan WHERE id = ANY($1::bigint[])",
-            monolith.facts["good_loans"],
-        )
+        source_history = {
+            r["id"]: r["n"]
+            for r in await con.fetch(
+                "SELECT id, count(*) AS n FROM loan_historicalloan WHERE id = ANY($1::bigint[]) GROUP BY id",
+                monolith.facts["good_loans"],
+            )
+        }
     finally:
         await con.close()
-    assert history == source_history + loans  # each loan: the monolith's rows and one 'imported'
+    # each loan: the monolith's rows and one 'imported', no more
+    want = {n: source_history.get(n, 0) + 1 for n in monolith.facts["good_loans"]}
+    assert await _history_by_loan(settings, monolith.facts["all_loans"]) == want
+    assert history == sum(want.values())
     assert "DISAGREEMENT" in monolith.runs[-1].stdout  # 66 users held where the source had 67
 
 
@@ -258,10 +286,11 @@ async def test_the_report_lists_every_bad_row_with_its_reason(monolith: Monolith
 async def test_a_rerun_changes_nothing_and_emits_nothing(
     monolith: Monolith, settings: Settings, boss: Person, nc: Client
 ) -> None:
-    before, events = await _snapshot(settings), await _loan_events(nc, settings)
+    ours = monolith.facts["all_loans"]
+    before, events = await _snapshot(settings, ours), await _loan_events(nc, settings)
     again = await _import(settings, monolith.url, monolith.report, str(boss.token))
     assert again.returncode == 1, again.stdout + again.stderr  # the taken email, refused again
-    assert await _snapshot(settings) == before
+    assert await _snapshot(settings, ours) == before
     await asyncio.sleep(0.5)  # an event written would be published by now
     assert await _loan_events(nc, settings) == events
     loans_line = next(line for line in again.stdout.splitlines() if line.startswith("loans "))
