@@ -7,7 +7,8 @@ import asyncpg
 from actors.contracts.config import Settings
 from actors.contracts.users import CreateAdmin, User
 from actors.runtime.db import create_pool
-from actors.users.handlers import actor, clean_names, insert_user
+from actors.users.accounts import clean_names, insert_user
+from actors.users.actor import actor
 from actors.users.passwords import Passwords, check_length
 
 

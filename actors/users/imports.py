@@ -19,7 +19,7 @@ from actors.contracts.errors import BadRequest
 from actors.runtime.db import Conn
 from actors.runtime.events import OutboxRow, outbox_row
 from actors.runtime.sql import Statement
-from actors.users.handlers import Ctx, actor, signed_in_user
+from actors.users.actor import Ctx, actor, signed_in_user
 from actors.users.queries import USER_COLUMNS
 
 

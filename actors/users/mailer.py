@@ -30,7 +30,7 @@ import msgspec
 from actors.contracts.config import Settings
 from actors.runtime.background import Backoff
 from actors.runtime.sql import Statement
-from actors.users.handlers import UsersState, actor
+from actors.users.actor import UsersState, actor
 from actors.users.templates import render
 
 log = logging.getLogger("actors.users.mailer")

@@ -27,57 +27,6 @@ account_exists = Statement("SELECT true FROM users WHERE id = :id AND deleted_at
 
 any_user = Statement(f"SELECT {USER_COLUMNS}, deleted_at IS NOT NULL AS deleted FROM users WHERE id = :id")
 
-# One query per page with its total: count(*) OVER () rides along with each row.
-list_customers = Statement(f"""
-SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM users
-WHERE role = 'customer' AND status = 'active' AND deleted_at IS NULL
-  AND (:pattern::text IS NULL
-       OR lower(email) LIKE :pattern ESCAPE '\\'
-       OR lower(first_name || ' ' || last_name) LIKE :pattern ESCAPE '\\')
-ORDER BY created_at DESC, id DESC
-LIMIT :limit OFFSET :offset""")
-
-list_users = Statement(f"""
-SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM users
-WHERE role IN ('customer', 'agent') AND deleted_at IS NULL
-  AND (:role::text IS NULL OR role = :role)
-  AND (:status::text IS NULL OR status = :status)
-ORDER BY created_at DESC, id DESC
-LIMIT :limit OFFSET :offset""")
-
-list_pending_agents = Statement(f"""
-SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM users
-WHERE role = 'agent' AND status = 'pending' AND deleted_at IS NULL
-ORDER BY created_at ASC, id ASC
-LIMIT :limit OFFSET :offset""")
-
-# A decision, and the limit an approval may set (`keep_limit` false), written only if either
-# changes. The row is locked and read in FROM first, so RETURNING can say what the status was
-# before (approved/rejected, or only the limit changed) even with a concurrent decision.
-set_agent_status = Statement(f"""
-UPDATE users SET
-    status = :status,
-    lending_limit = CASE WHEN :keep_limit::boolean THEN before.old_limit ELSE :lending_limit::numeric END,
-    version = version + 1, updated_at = now()
-FROM (SELECT id AS agent_id, status AS old_status, lending_limit AS old_limit FROM users
-      WHERE id = :id AND role = 'agent' AND deleted_at IS NULL FOR UPDATE) AS before
-WHERE users.id = before.agent_id
-  AND (before.old_status <> :status
-       OR (NOT :keep_limit::boolean AND before.old_limit IS DISTINCT FROM :lending_limit::numeric))
-RETURNING {USER_COLUMNS}, before.old_status""")
-
-# A live agent's limit; the same limit again writes nothing (no version, no event).
-set_lending_limit = Statement(f"""
-UPDATE users SET lending_limit = :lending_limit::numeric, version = version + 1, updated_at = now()
-WHERE id = :id AND role = 'agent' AND deleted_at IS NULL
-  AND lending_limit IS DISTINCT FROM :lending_limit::numeric
-RETURNING {USER_COLUMNS}""")
-
-delete_agent = Statement(f"""
-UPDATE users SET deleted_at = now(), version = version + 1, updated_at = now()
-WHERE id = :id AND role = 'agent' AND deleted_at IS NULL
-RETURNING {USER_COLUMNS}""")
-
 activity = Statement("""
 SELECT type, loan_id, status, version, by_user AS by, occurred_at FROM activity
 WHERE user_id = :user_id

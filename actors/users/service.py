@@ -9,8 +9,17 @@ from nats.aio.client import Client
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.runtime.actor import Deployable
-from actors.users import imports, mailer, servicing_activity, sessions  # noqa: F401  (they register on the actor)
-from actors.users.handlers import UsersState, actor
+from actors.users import (  # noqa: F401  (they register on the actor)
+    accounts,
+    agents,
+    directory,
+    imports,
+    loan_activity,
+    mailer,
+    servicing_activity,
+    sessions,
+)
+from actors.users.actor import UsersState, actor
 from actors.users.passwords import Passwords
 from actors.users.signing import load_or_create
 

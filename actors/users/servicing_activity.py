@@ -9,7 +9,7 @@ from actors.contracts.servicing import AccountChanged
 from actors.runtime.db import Conn
 from actors.users import notifications as notices
 from actors.users import queries as q
-from actors.users.handlers import UsersState, actor
+from actors.users.actor import UsersState, actor
 
 
 @actor.on_events("users-servicing-activity", "servicing.>")

@@ -24,7 +24,7 @@ from actors.contracts.base import Empty
 from actors.contracts.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from actors.contracts.roles import ANY_USER
 from actors.runtime.sql import Statement
-from actors.users.handlers import Ctx, actor, signed_in_user, to_user
+from actors.users.actor import Ctx, actor, signed_in_user, to_user
 from actors.users.passwords import check_length
 from actors.users.queries import USER_COLUMNS
 

@@ -12,7 +12,7 @@ from actors.contracts.envelope import Envelope
 from actors.contracts.loans import LoanChanged, Status
 from actors.runtime.serving import ServingActor
 from actors.users import queries as q
-from actors.users.handlers import record_loan_activity
+from actors.users.loan_activity import record_loan_activity
 from tests.support.batches import apply_as_one_batch, envelope
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from nats.aio.client import Client
 from actors.contracts.headers import ERROR_CODE_HEADER
 from actors.loans.handlers import actor as loans_actor
 from actors.runtime.serving import ServingActor
-from actors.users.handlers import actor as users_actor
+from actors.users.actor import actor as users_actor
 from tests.support.people import Cast
 
 pytestmark = pytest.mark.anyio

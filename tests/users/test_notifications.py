@@ -18,7 +18,7 @@ from actors.contracts.envelope import Envelope
 from actors.contracts.loans import LoanChanged
 from actors.contracts.servicing import AccountChanged
 from actors.runtime.serving import ServingActor
-from actors.users.handlers import record_loan_activity
+from actors.users.loan_activity import record_loan_activity
 from actors.users.servicing_activity import record_servicing_activity
 from tests.support.batches import apply_as_one_batch, envelope
 from tests.support.events import publish
