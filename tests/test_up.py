@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,46 +13,13 @@ import pytest
 from ops.embedded import EmbeddedPostgres, free_port
 from tests.support.local_up import local_up
 from tests.support.people import PASSWORD, new_email
-from tests.support.polling import eventually_sync
-
-
-@contextmanager
-def loans_up(data_dir: Path, port: int) -> Iterator[str]:
-    """`loans up` with its own data dir; yields the HTTP URL once /ready says so."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
-    env.update(LOANS_DATA_DIR=str(data_dir), LOANS_BCRYPT_COST="4")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "up", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail("loans up exited while starting")
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-
-        eventually_sync(
-            ready, timeout=90, interval=0.3, what="loans up was not ready", ignoring=(httpx.TransportError,)
-        )
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            assert process.wait(60) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
 
 
 def test_loans_up_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
     """Signup through the first run; the second run (same data dir) still knows the user."""
     email = new_email("persist")
-    port = free_port()
-    with loans_up(tmp_path, port) as url:
+    data, port = tmp_path / "data", free_port()
+    with local_up(data, port=port) as up:
         body = {
             "email": email,
             "password": PASSWORD,
@@ -66,33 +27,31 @@ def test_loans_up_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path: P
             "last_name": "Sist",
             "role": "customer",
         }
-        signed_up = httpx.post(f"{url}/api/user/signup", json=body, timeout=10)
+        signed_up = httpx.post(f"{up.url}/api/user/signup", json=body, timeout=10)
         assert signed_up.status_code == 201
         # every actor of the registry runs: the servicing worker answers its route
         token = signed_up.json()["data"]["access_token"]
-        today = httpx.get(f"{url}/api/servicing/business-date", headers={"Authorization": f"Bearer {token}"})
+        today = httpx.get(
+            f"{up.url}/api/servicing/business-date", headers={"Authorization": f"Bearer {token}"}
+        )
         assert today.status_code == 200, today.text
-        assert (tmp_path / "runtime.json").exists()
-    assert not (tmp_path / "runtime.json").exists()
-    with loans_up(tmp_path, port) as url:
-        login = httpx.post(f"{url}/api/user/login", json={"email": email, "password": PASSWORD}, timeout=10)
+        assert (data / "runtime.json").exists()
+    assert up.process.returncode == 0  # Ctrl-C is a clean stop
+    assert not (data / "runtime.json").exists()
+    with local_up(data, port=port) as up:
+        login = httpx.post(
+            f"{up.url}/api/user/login", json={"email": email, "password": PASSWORD}, timeout=10
+        )
         assert login.status_code == 200
         token = login.json()["data"]["access_token"]
         profile = httpx.get(
-            f"{url}/api/user/profile", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            f"{up.url}/api/user/profile", headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
         assert profile.json()["data"]["email"] == email
         # the internal-tool path, finding the running system through the data dir
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
-        env["LOANS_DATA_DIR"] = str(tmp_path)
-        done = subprocess.run(
-            [sys.executable, "-m", "ops.cli", "request", "users.profile", "{}", "--token", token],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = up.tool("request", "users.profile", "{}", "--token", token)
         assert done.returncode == 0 and email in done.stdout
+    assert up.process.returncode == 0
 
 
 def test_loans_up_brings_over_a_data_dir_an_earlier_version_made(tmp_path: Path) -> None:
@@ -111,7 +70,7 @@ def test_loans_up_brings_over_a_data_dir_an_earlier_version_made(tmp_path: Path)
     (data / "mail").mkdir(mode=0o755)
     (data / "mail" / "old.eml").write_text("Subject: hi\n\n")
     (data / "mail" / "old.eml").chmod(0o644)
-    with local_up(data, free_port()) as up:
+    with local_up(data) as up:
         parts = urlsplit(up.runtime()["database_url"])
         with pytest.raises(asyncpg.InvalidPasswordError):
             asyncio.run(

@@ -19,16 +19,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from ops.embedded import free_port
 from tests.support.console import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    CONSOLE_UP_ENV,
     Api,
     create_admin,
-    loans_up,
     require_chromium,
     shoot,
 )
+from tests.support.local_up import local_up
 from tests.support.people import PASSWORD, new_email
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,10 +41,10 @@ expect.set_options(timeout=15_000)
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     require_chromium()
     data_dir = tmp_path_factory.mktemp("console-up")
-    with loans_up(data_dir, free_port()) as url:
+    with local_up(data_dir, env=CONSOLE_UP_ENV) as up:
         admin_email = new_email("admin")
-        create_admin(data_dir, admin_email)
-        yield Api(url, admin_email)
+        create_admin(up, admin_email)
+        yield Api(up.url, admin_email)
 
 
 @pytest.fixture(scope="module")

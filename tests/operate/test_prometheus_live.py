@@ -14,17 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ops.embedded import free_port
+from tests.support.local_up import LocalUp, local_up
 from tests.support.people import PASSWORD, new_email
 from tests.support.polling import eventually_sync
 from tests.support.prometheus import (
     alerts,
-    loans_up,
     prometheus_server,
     query,
     require_tool,
     rules_with_short_for,
-    worker_pids,
 )
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
@@ -34,8 +32,7 @@ DOWN_FOR = 4  # seconds: LoansServiceDown's `for:` here (60 s in deploy/promethe
 
 @dataclass
 class Observed:
-    up: int  # the `loans up` process
-    http: str
+    up: LocalUp
     prometheus: str
     processes: set[str]  # the `process` label of every target in the file_sd file
 
@@ -45,13 +42,12 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     require_tool("prometheus")
     data_dir = tmp_path_factory.mktemp("up-data")
     folder = tmp_path_factory.mktemp("prometheus")
-    port = free_port()
-    with loans_up(data_dir, port) as process:
+    with local_up(data_dir) as up:
         targets = data_dir / "prometheus-targets.json"
         processes = {group["labels"]["process"] for group in json.loads(targets.read_text())}
         rules = rules_with_short_for(folder / "rules.yml", {"LoansServiceDown": f"{DOWN_FOR}s"})
         with prometheus_server(folder, targets, rules) as prometheus:
-            yield Observed(process.pid, f"http://127.0.0.1:{port}", prometheus, processes)
+            yield Observed(up, prometheus, processes)
 
 
 def _traffic(http: str) -> None:
@@ -98,7 +94,7 @@ def test_every_process_is_scraped_and_every_dashboard_panel_has_data(observed: O
         return True
 
     eventually_sync(all_up, timeout=30, interval=0.5, what="every process up")
-    _traffic(observed.http)
+    _traffic(observed.up.url)
     queries = _panel_queries()
     assert len(queries) >= 20
 
@@ -115,11 +111,12 @@ def test_service_down_goes_pending_then_fires_and_resolves_when_the_workers_are_
 ) -> None:
     """Workers killed (their supervisor paused, so it cannot restart them): pending, then firing,
     for each of them; the supervisor resumed restarts them, and the alerts resolve."""
-    workers = worker_pids(observed.up)
+    workers = observed.up.workers()
+    supervisor = observed.up.process.pid
     assert sorted(workers.values()) == ["loans", "servicing", "users"], workers
     down = {f"{actor}-0" for actor in workers.values()}
     seen: dict[str, set[str]] = {process: set() for process in down}
-    os.kill(observed.up, signal.SIGSTOP)  # `loans up` restarts a dead child after 1 s
+    os.kill(supervisor, signal.SIGSTOP)  # `loans up` restarts a dead child after 1 s
     try:
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
@@ -134,7 +131,7 @@ def test_service_down_goes_pending_then_fires_and_resolves_when_the_workers_are_
         assert all("pending" in seen[process] for process in down), f"never seen pending: {seen}"
         assert set(seen) == down, f"alerts for processes still up: {seen}"
     finally:
-        os.kill(observed.up, signal.SIGCONT)
+        os.kill(supervisor, signal.SIGCONT)
 
     def resolved() -> bool:
         still = [a["labels"]["process"] for a in alerts(observed.prometheus, "LoansServiceDown")]
@@ -142,5 +139,5 @@ def test_service_down_goes_pending_then_fires_and_resolves_when_the_workers_are_
         return True
 
     eventually_sync(resolved, timeout=45, interval=0.5, what="ServiceDown resolved")
-    restarted = worker_pids(observed.up)
+    restarted = observed.up.workers()
     assert sorted(restarted.values()) == ["loans", "servicing", "users"] and not set(restarted) & set(workers)

@@ -18,7 +18,6 @@ import httpx
 import nats
 import pytest
 
-from ops.embedded import free_port
 from tests.support.local_up import LocalUp, local_up
 from tests.support.people import PASSWORD, new_email
 from tests.support.polling import eventually
@@ -29,7 +28,7 @@ ACTOR_NAMES = ("users", "loans", "servicing")
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUp]:
-    with local_up(tmp_path_factory.mktemp("up") / "data", free_port()) as running:
+    with local_up(tmp_path_factory.mktemp("up") / "data") as running:
         yield running
 
 
@@ -232,7 +231,7 @@ def test_an_actor_role_reads_no_other_schema(up: LocalUp) -> None:
 
 def test_nothing_it_prints_holds_a_password(up: LocalUp) -> None:
     """`loans up`'s own output (the URLs it lists, the children's logs) names no secret."""
-    printed = (up.data_dir.parent / f"{up.data_dir.name}-up.log").read_text(errors="replace")
+    printed = up.log.read_text(errors="replace")
     assert "loan-actors is up" in printed
     folder = up.data_dir / "credentials"
     secrets = [(folder / p.name).read_text().strip() for p in folder.iterdir()]

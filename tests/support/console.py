@@ -4,11 +4,6 @@ to set the scene in other roles, headless Chromium through Playwright, and scree
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.local_up import LocalUp
 from tests.support.people import PASSWORD, new_email
 from tests.support.polling import eventually_sync
 
@@ -42,55 +38,13 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
-@contextmanager
-def loans_up(data_dir: Path, port: int) -> Iterator[str]:
-    """`loans up` in a subprocess with its own data dir, COB by hand and time travel allowed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
-    env.update(
-        LOANS_DATA_DIR=str(data_dir),
-        LOANS_BCRYPT_COST="4",
-        LOANS_COB_AUTO="0",
-        LOANS_ALLOW_FUTURE_BUSINESS_DATE="1",
-    )
-    log = (data_dir.parent / f"{data_dir.name}-up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "up", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"loans up exited while starting; see {log.name}")
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-
-        eventually_sync(
-            ready, timeout=90, interval=0.3, what="loans up was not ready", ignoring=(httpx.TransportError,)
-        )
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            process.wait(60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            log.close()
+# `loans up` for the console's scenes: COB only when the admin runs it, and time travel allowed
+CONSOLE_UP_ENV = {"LOANS_COB_AUTO": "0", "LOANS_ALLOW_FUTURE_BUSINESS_DATE": "1"}
 
 
-def create_admin(data_dir: Path, email: str) -> None:
+def create_admin(up: LocalUp, email: str) -> None:
     """The bootstrap path a newcomer takes: `loans admin create --password-stdin`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
-    env.update(LOANS_DATA_DIR=str(data_dir), LOANS_BCRYPT_COST="4")
-    done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "admin", "create", "--email", email, "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = up.tool("admin", "create", "--email", email, "--password-stdin", stdin=PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
 
 

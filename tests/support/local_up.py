@@ -1,5 +1,7 @@
 """A real `loans up` process on a data dir of its own, as a newcomer runs it (everything embedded),
-and the `loans` tools run beside it as its operator would (same data dir, no other settings)."""
+and the `loans` tools run beside it as its operator would (same data dir, no other settings).
+The one way the tests start `loans up`; a test that needs more (COB by hand, time travel) passes
+the LOANS_* settings for it."""
 
 from __future__ import annotations
 
@@ -7,20 +9,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
-import pytest
 
-from tests.support.polling import eventually_sync
+from ops.embedded import free_port
+from tests.support.processes import LOANS, stop, wait_ready
 
-LOANS = [sys.executable, "-m", "ops.cli"]
 # asyncpg and libpq would log in with these; the operator's own shell may hold them
 _NOT_PASSED = ("PGPASSWORD", "PGPASSFILE")
 
@@ -36,6 +35,7 @@ class LocalUp:
     process: subprocess.Popen[bytes]
     data_dir: Path
     url: str
+    log: Path  # what `loans up` printed (stdout and stderr), kept beside the data dir
 
     def runtime(self) -> dict[str, Any]:
         found: dict[str, Any] = json.loads((self.data_dir / "runtime.json").read_text())
@@ -45,9 +45,27 @@ class LocalUp:
         return (self.data_dir / "credentials" / name).read_text().strip()
 
     def children(self) -> list[psutil.Process]:
-        """The worker and edge processes (`loans worker …`, `loans edge`)."""
-        kids = psutil.Process(self.process.pid).children()
-        return [p for p in kids if {"worker", "edge"} & set(p.cmdline())]
+        """The live worker and edge processes (`loans worker …`, `loans edge`)."""
+        found = []
+        for kid in psutil.Process(self.process.pid).children():
+            try:
+                if kid.status() != psutil.STATUS_ZOMBIE and {"worker", "edge"} & set(kid.cmdline()):
+                    found.append(kid)
+            except psutil.NoSuchProcess:
+                continue  # gone meanwhile (a killed worker `loans up` has reaped)
+        return found
+
+    def workers(self) -> dict[int, str]:
+        """The live `loans worker ACTOR` children: pid → actor."""
+        found = {}
+        for kid in self.children():
+            try:
+                argv = kid.cmdline()
+            except psutil.NoSuchProcess:
+                continue
+            if "worker" in argv:
+                found[kid.pid] = argv[argv.index("worker") + 1]
+        return found
 
     def tool(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         """`loans ARGS` as the operator runs it beside this `loans up`."""
@@ -62,29 +80,26 @@ class LocalUp:
 
 
 @contextmanager
-def local_up(data_dir: Path, port: int, *args: str) -> Iterator[LocalUp]:
-    """`loans up --port PORT ARGS` on `data_dir`; yields once /ready says so, Ctrl-C at the end."""
-    log = (data_dir.parent / f"{data_dir.name}-up.log").open("wb")
-    process = subprocess.Popen(
-        [*LOANS, "up", "--port", str(port), *args], env=operator_env(data_dir), stdout=log, stderr=log
-    )
+def local_up(
+    data_dir: Path, *args: str, port: int | None = None, env: Mapping[str, str] | None = None
+) -> Iterator[LocalUp]:
+    """`loans up --port PORT ARGS` on `data_dir` (a free port unless one is given), with the LOANS_*
+    settings in `env`; yields once /ready says so, Ctrl-C at the end (the exit code is then in
+    `process.returncode`)."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"loans up exited while starting; see {log.name}")
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-
-        eventually_sync(
-            ready, timeout=90, interval=0.3, what="loans up was not ready", ignoring=(httpx.TransportError,)
+    log_path = data_dir.parent / f"{data_dir.name}-up.log"
+    with log_path.open("ab") as log:  # append: a test may start the same data dir twice
+        process = subprocess.Popen(
+            [*LOANS, "up", "--port", str(port), *args],
+            env=operator_env(data_dir, **(env or {})),
+            stdout=log,
+            stderr=log,
         )
-        yield LocalUp(process, data_dir, url)
-    finally:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
         try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            wait_ready(process, f"{url}/ready", log_path, timeout=90, interval=0.3)
+            yield LocalUp(process, data_dir, url, log_path)
+        finally:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)  # a test may have paused the supervisor
+            stop(process, signal.SIGINT, timeout=60)  # SIGINT: what Ctrl-C does

@@ -1,4 +1,5 @@
-"""Real `loans` processes for the tests that need one: started with the run's settings, always stopped."""
+"""Real `loans` processes for the tests that need one: started with the run's settings, always stopped;
+and how a test waits for any server process it starts (`loans up`, Prometheus) and stops it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
+import httpx
+import pytest
+
 from actors.contracts.config import Settings, to_environ
+from tests.support.polling import eventually_sync
 
 LOANS = [sys.executable, "-m", "ops.cli"]
 
@@ -43,10 +49,32 @@ def loans_process(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, signal.SIGTERM, timeout=20)
+
+
+def stop(process: subprocess.Popen[bytes], sig: signal.Signals, timeout: float) -> int:
+    """Ask `process` (by its pid) to end with `sig`, kill it if it has not within `timeout`
+    seconds; its exit code (negative: the signal that ended it)."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], ready_url: str, log: Path, *, timeout: float, interval: float
+) -> None:
+    """Wait until `ready_url` answers 200; fail at once if `process` exits first (showing its `log`'s end)."""
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(
+                f"{process.args!r} exited while starting; {log}:\n{log.read_text(errors='replace')[-2000:]}"
+            )
+        return httpx.get(ready_url, timeout=2).status_code == 200
+
+    what = f"{ready_url} was not ready"
+    eventually_sync(ready, timeout=timeout, interval=interval, what=what, ignoring=(httpx.TransportError,))

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from ops.embedded import free_port
-from tests.support.polling import eventually_sync
+from tests.support.processes import stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
@@ -73,23 +72,10 @@ def prometheus_server(folder: Path, targets_file: Path, rules_file: Path) -> Ite
     )
     url = f"http://127.0.0.1:{port}"
     try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"prometheus exited: {(folder / 'prometheus.log').read_text()[-2000:]}")
-            return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
-
-        eventually_sync(
-            ready, timeout=30, interval=0.2, what="prometheus was not ready", ignoring=(httpx.TransportError,)
-        )
+        wait_ready(process, f"{url}/-/ready", folder / "prometheus.log", timeout=30, interval=0.2)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signal.SIGTERM, timeout=15)
         log.close()
 
 
@@ -106,50 +92,3 @@ def alerts(url: str, name: str) -> list[dict[str, Any]]:
     """The pending and firing alerts called `name`, from Prometheus' /api/v1/alerts."""
     body = httpx.get(f"{url}/api/v1/alerts", timeout=10).json()
     return [alert for alert in body["data"]["alerts"] if alert["labels"].get("alertname") == name]
-
-
-@contextmanager
-def loans_up(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`loans up` as a newcomer runs it, with its own data dir and HTTP port; yields the process
-    once the edge's /ready says the system is up and the file_sd file is written."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANS_")}
-    env.update(LOANS_DATA_DIR=str(data_dir), LOANS_BCRYPT_COST="4")
-    log = (data_dir.parent / f"{data_dir.name}-up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "up", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"loans up exited while starting; see {log.name}")
-            return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200
-
-        eventually_sync(
-            ready, timeout=90, interval=0.3, what="loans up was not ready", ignoring=(httpx.TransportError,)
-        )
-        yield process
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGCONT)  # a test may have paused the supervisor
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def worker_pids(parent: int) -> dict[int, str]:
-    """The `loans worker` processes `parent` (a `loans up`) runs: pid → actor, from /proc."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[1]) == parent and b"worker" in argv and fields[0] != "Z":
-            found[int(stat.parent.name)] = argv[argv.index(b"worker") + 1].decode()
-    return found
