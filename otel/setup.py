@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import SpanContext
 
+from otel import spans
+
 log = logging.getLogger("otel.setup")
 
 # Read on every traced call: a plain module global is the cheapest check there is.
@@ -74,6 +76,7 @@ def install(provider: TracerProvider) -> None:
     global _installed
     if _installed is None:
         trace.set_tracer_provider(provider)
+        spans.configure(provider)
         _installed = provider
     elif _installed is not provider:
         raise RuntimeError("another tracer provider is installed already")

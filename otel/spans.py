@@ -13,114 +13,201 @@ Callers check `otel.setup.enabled()` first, so none of this runs when tracing is
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping, Sequence
+from types import TracebackType
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from otel.propagation import extract, inject
 
-tracer = trace.get_tracer("loan-actors")
+_tracer: trace.Tracer = trace.get_tracer("loan-actors")
+# True once the installed sampler is known to drop every child of an unsampled parent (every
+# `parentbased_*` sampler does): then a span under such a parent is not made at all, the parent's
+# own non-recording span stands for it, and a request outside the sample costs a few dict lookups.
+_skip_unsampled = False
 
 
-def _messaging(subject: str, operation: str) -> dict[str, str]:
-    return {
+def configure(provider: TracerProvider) -> None:
+    """Take the tracer from `provider` itself (no proxy per call) and learn what its sampler does
+    with an unsampled parent, by asking it (the SDK's samplers keep that in private fields)."""
+    global _tracer, _skip_unsampled
+    _tracer = provider.get_tracer("loan-actors")
+    _skip_unsampled = all(
+        provider.sampler.should_sample(
+            trace.set_span_in_context(NonRecordingSpan(parent)), parent.trace_id, "probe"
+        ).decision
+        is Decision.DROP
+        for parent in (
+            SpanContext(0x1, 0x1, is_remote=remote, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+            for remote in (True, False)
+        )
+    )
+
+
+class _Current:
+    """A span made current for a `with` block and ended after it: what the SDK's
+    `start_as_current_span` does, as one object instead of three generator context managers."""
+
+    __slots__ = ("record", "span", "token")
+
+    def __init__(self, span: Span, record: bool) -> None:
+        self.span = span
+        self.record = record
+
+    def __enter__(self) -> Span:
+        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self.span
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        otel_context.detach(self.token)
+        # As the API's `use_span`: Exception only (GeneratorExit and cancellation are not errors).
+        if self.record and isinstance(exc, Exception) and self.span.is_recording():
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        self.span.end()
+
+
+def _start(
+    name: str,
+    kind: SpanKind,
+    attributes: dict[str, str],
+    context: Context | None = None,
+    links: Sequence[Link] | None = None,
+) -> Span:
+    """A started span, or the unsampled parent itself when the sampler would drop the child anyway."""
+    if _skip_unsampled:
+        parent = trace.get_current_span(context)
+        if isinstance(parent, NonRecordingSpan):
+            known = parent.get_span_context()
+            if known.is_valid and not known.trace_flags.sampled:
+                return parent
+    return _tracer.start_span(name, context=context, kind=kind, attributes=attributes, links=links)
+
+
+@functools.lru_cache(maxsize=1024)
+def _messaging(subject: str, operation: str, group: str | None = None) -> dict[str, str]:
+    # Per subject, built once: the SDK copies the dict into the span, so sharing it is safe.
+    attributes = {
         "messaging.system": "nats",
         "messaging.destination.name": subject,
         "messaging.operation.type": operation,
     }
+    if group is not None:
+        attributes["messaging.consumer.group.name"] = group
+    return attributes
 
 
-def http_server(
-    method: str, route: str, path: str, headers: Mapping[str, str]
-) -> AbstractContextManager[Span]:
+@functools.lru_cache(maxsize=1024)
+def _name(operation: str, subject: str) -> str:
+    return f"{operation} {subject}"
+
+
+def http_server(method: str, route: str, path: str, headers: Mapping[str, str]) -> _Current:
     """The edge's HTTP SERVER span for a forwarded route (edge/fastpath.py; Litestar's middleware
-    makes the same for the rest), continuing a `traceparent` the client sent."""
+    makes the same for the rest), continuing a `traceparent` the client sent. A 4xx or 5xx is
+    set by the fast path, which turns every failure into an answer itself."""
     attributes = {"http.request.method": method, "http.route": route, "url.path": path}
-    return tracer.start_as_current_span(
-        f"{method} {route}",
-        context=extract(headers),
-        kind=SpanKind.SERVER,
-        attributes=attributes,
-        record_exception=False,  # the fast path turns every failure into an answer itself
-        set_status_on_exception=False,
-    )
+    span = _start(_name(method, route), SpanKind.SERVER, attributes, extract(headers))
+    return _Current(span, record=False)
 
 
 def nats_client(subject: str, headers: dict[str, str]) -> Span:
     """A started CLIENT span for one request on `subject`; its context replaces any in `headers`."""
-    span = tracer.start_span(f"send {subject}", kind=SpanKind.CLIENT, attributes=_messaging(subject, "send"))
+    span = _start(_name("send", subject), SpanKind.CLIENT, _messaging(subject, "send"))
     inject(headers, trace.set_span_in_context(span))
     return span
 
 
-def nats_server(subject: str, group: str, headers: Mapping[str, str] | None) -> AbstractContextManager[Span]:
-    """The actor's SERVER span for one request, continuing the caller's trace."""
-    attributes = {**_messaging(subject, "process"), "messaging.consumer.group.name": group}
-    return tracer.start_as_current_span(
-        f"process {subject}",
-        context=extract(headers),
-        kind=SpanKind.SERVER,
-        attributes=attributes,
-        record_exception=False,  # the runtime decides what an error is (a 4xx is not)
-        set_status_on_exception=False,
-    )
+def nats_server(subject: str, group: str, headers: Mapping[str, str] | None) -> _Current:
+    """The actor's SERVER span for one request, continuing the caller's trace. The runtime
+    decides what an error is (a 4xx is not), so exceptions are not recorded here."""
+    attributes = _messaging(subject, "process", group)
+    span = _start(_name("process", subject), SpanKind.SERVER, attributes, extract(headers))
+    return _Current(span, record=False)
 
 
-@contextmanager
-def event_created(subject: str, event_id: str, headers: dict[str, str]) -> Iterator[Span]:
+class _Created(_Current):
+    """The PRODUCER span of an event: on entering, its context goes into the event's headers."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, span: Span, headers: dict[str, str]) -> None:
+        super().__init__(span, record=True)
+        self.headers = headers
+
+    def __enter__(self) -> Span:
+        span = super().__enter__()
+        inject(self.headers)
+        return span
+
+
+def event_created(subject: str, event_id: str, headers: dict[str, str]) -> _Current:
     """PRODUCER span around writing an event to the outbox; `headers` get its context for the relay."""
     attributes = {**_messaging(subject, "create"), "messaging.message.id": event_id}
-    name = f"create {subject}"
-    with tracer.start_as_current_span(name, kind=SpanKind.PRODUCER, attributes=attributes) as span:
-        inject(headers)
-        yield span
+    return _Created(_start(_name("create", subject), SpanKind.PRODUCER, attributes), headers)
 
 
-def event_sent(subject: str, event_id: str, headers: Mapping[str, str]) -> AbstractContextManager[Span]:
+def event_sent(subject: str, event_id: str, headers: Mapping[str, str]) -> _Current:
     """The relay's publish of one outbox row, in the trace of the request that wrote it."""
     attributes = {**_messaging(subject, "send"), "messaging.message.id": event_id}
-    return tracer.start_as_current_span(
-        f"send {subject}", context=extract(headers), kind=SpanKind.CLIENT, attributes=attributes
-    )
+    span = _start(_name("send", subject), SpanKind.CLIENT, attributes, extract(headers))
+    return _Current(span, record=True)
 
 
-def event_processed(
-    subject: str, durable: str, event_id: str, headers: Mapping[str, str] | None
-) -> AbstractContextManager[Span]:
-    """A consumer's CONSUMER span: a trace of its own, linked to the span that created the event."""
-    producer = trace.get_current_span(extract(headers)).get_span_context()
-    attributes = {
-        **_messaging(subject, "process"),
-        "messaging.consumer.group.name": durable,
-        "messaging.message.id": event_id,
-    }
-    return tracer.start_as_current_span(
-        f"process {subject}",
-        context=otel_context.Context(),  # a root: the event may be processed long after the request
+_ROOT = Context()
+
+
+def event_processed(subject: str, durable: str, event_id: str, headers: Mapping[str, str] | None) -> _Current:
+    """A consumer's CONSUMER span: a trace of its own, linked to the span that created the event.
+    An event of a request outside the sample is processed outside it too (when the sampler drops
+    unsampled parents), so a sampled trace's links are all there and the rest cost nothing."""
+    producer = trace.get_current_span(extract(headers))
+    known = producer.get_span_context()
+    if _skip_unsampled and known.is_valid and not known.trace_flags.sampled:
+        return _Current(producer, record=False)
+    attributes = {**_messaging(subject, "process", durable), "messaging.message.id": event_id}
+    # A root: the event may be processed long after the request, so it is sampled on its own.
+    span = _tracer.start_span(
+        _name("process", subject),
+        context=_ROOT,
         kind=SpanKind.CONSUMER,
-        links=[Link(producer)] if producer.is_valid else None,
+        links=[Link(known)] if known.is_valid else None,
         attributes=attributes,
     )
+    return _Current(span, record=True)
 
 
-def sql(query: str, database: str | None) -> AbstractContextManager[Span]:
+def sql(query: str, database: str | None) -> _Current:
     """A CLIENT span for one statement (its text has placeholders, never values)."""
-    operation = _operation(query)
-    attributes = {"db.system.name": "postgresql", "db.query.text": query, "db.operation.name": operation}
-    if database:
-        attributes["db.namespace"] = database
-    name = f"{operation} {database}" if database else operation
-    return tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    name, attributes = _statement(query, database)
+    return _Current(_start(name, SpanKind.CLIENT, attributes), record=True)
 
 
 @functools.lru_cache(maxsize=1024)
-def _operation(query: str) -> str:
-    # The statements are constants, so the first keyword is worked out once per statement.
+def _statement(query: str, database: str | None) -> tuple[str, dict[str, str]]:
+    # The statements are constants: name and attributes are worked out once per statement.
     words = query.split(None, 1)
-    return words[0].rstrip(";").upper() if words else "SQL"
+    operation = words[0].rstrip(";").upper() if words else "SQL"
+    attributes = {"db.system.name": "postgresql", "db.query.text": query, "db.operation.name": operation}
+    if database:
+        attributes["db.namespace"] = database
+    return (f"{operation} {database}" if database else operation), attributes
 
 
 def refused(span: Span, status: int, code: str) -> None:
