@@ -21,6 +21,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -32,6 +33,7 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from otel.lean import Recorder, follows_sampled_parents
 from otel.propagation import extract, inject
 
 _tracer: trace.Tracer = trace.get_tracer("loan-actors")
@@ -39,13 +41,18 @@ _tracer: trace.Tracer = trace.get_tracer("loan-actors")
 # `parentbased_*` sampler does): then a span under such a parent is not made at all, the parent's
 # own non-recording span stands for it, and a request outside the sample costs a few dict lookups.
 _skip_unsampled = False
+# Set once the sampler is known to sample every child of a sampled parent: such a child is then a
+# lean span (otel/lean.py) ended into the provider's processors, not an SDK span.
+_recorder: Recorder | None = None
 
 
 def configure(provider: TracerProvider) -> None:
     """Take the tracer from `provider` itself (no proxy per call) and learn what its sampler does
     with an unsampled parent, by asking it (the SDK's samplers keep that in private fields)."""
-    global _tracer, _skip_unsampled
+    global _tracer, _skip_unsampled, _recorder
     _tracer = provider.get_tracer("loan-actors")
+    scope = InstrumentationScope("loan-actors")
+    _recorder = Recorder.of(provider, scope) if follows_sampled_parents(provider) else None
     _skip_unsampled = all(
         provider.sampler.should_sample(
             trace.set_span_in_context(NonRecordingSpan(parent)), parent.trace_id, "probe"
@@ -91,12 +98,14 @@ def _start(
     links: Sequence[Link] | None = None,
 ) -> Span:
     """A started span, or the unsampled parent itself when the sampler would drop the child anyway."""
-    if _skip_unsampled:
-        parent = trace.get_current_span(context)
-        if isinstance(parent, NonRecordingSpan):
-            known = parent.get_span_context()
-            if known.is_valid and not known.trace_flags.sampled:
-                return parent
+    parent = trace.get_current_span(context)
+    known = parent.get_span_context()
+    if known.is_valid:
+        if known.trace_flags.sampled:
+            if _recorder is not None and not links:
+                return _recorder.child(name, kind, attributes, known)
+        elif _skip_unsampled and isinstance(parent, NonRecordingSpan):
+            return parent
     return _tracer.start_span(name, context=context, kind=kind, attributes=attributes, links=links)
 
 

@@ -148,7 +148,9 @@ async def test_with_tracing_each_event_of_a_batch_has_its_span_open_before_the_b
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(spans, "tracer", provider.get_tracer("tests"))
+    for name in ("_tracer", "_recorder", "_skip_unsampled"):  # given back after the test
+        monkeypatch.setattr(spans, name, getattr(spans, name))
+    spans.configure(provider)  # this provider, not the process's global one
     monkeypatch.setattr(otel.setup, "_enabled", True)
     kind = f"tests.batchhandlerspans{uuid.uuid4().hex[:8]}"
     ran_at: list[int] = []

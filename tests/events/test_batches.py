@@ -147,8 +147,9 @@ async def test_each_event_of_a_batch_gets_its_own_span_linked_to_its_producer(
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("tests")
-    monkeypatch.setattr(spans, "tracer", tracer)  # this provider, not the process's global one
+    for name in ("_tracer", "_recorder", "_skip_unsampled"):  # given back after the test
+        monkeypatch.setattr(spans, name, getattr(spans, name))
+    spans.configure(provider)  # this provider, not the process's global one
     monkeypatch.setattr(otel.setup, "_enabled", True)
     kind = f"tests.batchspans{uuid.uuid4().hex[:8]}"
 
@@ -158,7 +159,7 @@ async def test_each_event_of_a_batch_gets_its_own_span_linked_to_its_producer(
     producers: dict[str, Span] = {}
     for _ in range(3):
         event = new_event(kind)
-        with tracer.start_as_current_span("produce") as producer:
+        with provider.get_tracer("tests").start_as_current_span("produce") as producer:
             headers: dict[str, str] = {}
             inject(headers)
         producers[str(event.id)] = producer

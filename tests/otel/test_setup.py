@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
-    ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from otel.setup import _exporters, _one_line
+from otel.export import LineExporter, one_line
+from otel.setup import _exporters
 
 
 def test_none_is_the_default_and_installs_nothing() -> None:
@@ -27,8 +29,8 @@ def test_none_is_the_default_and_installs_nothing() -> None:
 
 def test_console_and_otlp_may_be_combined() -> None:
     exporters = _exporters("console, otlp")
-    assert [type(e).__name__ for e in exporters] == ["ConsoleSpanExporter", "OTLPSpanExporter"]
-    assert isinstance(exporters[0], ConsoleSpanExporter)
+    assert [type(e).__name__ for e in exporters] == ["LineExporter", "OTLPSpanExporter"]
+    assert isinstance(exporters[0], LineExporter)
 
 
 def test_otlp_without_its_package_warns_and_falls_back_to_none(
@@ -63,7 +65,7 @@ def test_the_console_line_is_the_sdk_span_json_on_one_line() -> None:
             child.record_exception(ValueError("boom"))
             child.set_status(Status(StatusCode.ERROR, "it broke"))
     for span in finished:
-        line = _one_line(span)
+        line = one_line(span)
         assert line.endswith("\n") and line.count("\n") == 1
         ours, sdk = json.loads(line), json.loads(span.to_json(indent=None))
         for record in (ours, sdk):  # whole seconds: msgspec leaves out ".000000"; the instant is the same
@@ -72,3 +74,34 @@ def test_the_console_line_is_the_sdk_span_json_on_one_line() -> None:
             for event in record["events"]:
                 event["timestamp"] = datetime.fromisoformat(event["timestamp"])
         assert ours == sdk
+
+
+def test_a_batch_is_written_once_after_what_was_printed_before() -> None:
+    """The console exporter writes a batch in one call: its lines, in order, after earlier text."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "edge"}))
+    kept: list[ReadableSpan] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            kept.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    provider.add_span_processor(SimpleSpanProcessor(Keep()))
+    for name in ("one", "two", "three"):
+        provider.get_tracer("test").start_span(name).end()
+
+    class Counted(io.BytesIO):
+        writes = 0
+
+        def write(self, data: Any) -> int:
+            Counted.writes += 1
+            return super().write(data)
+
+    raw = Counted()
+    out = io.TextIOWrapper(raw, encoding="utf-8")
+    out.write("printed first\n")  # buffered in the text layer, not yet in `raw`
+    assert LineExporter(out).export(kept) == SpanExportResult.SUCCESS
+    lines = raw.getvalue().decode().splitlines()
+    assert lines[0] == "printed first"
+    assert [json.loads(line)["name"] for line in lines[1:]] == ["one", "two", "three"]
+    assert Counted.writes == 2  # the text layer's flush, then the batch
