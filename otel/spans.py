@@ -41,18 +41,19 @@ _tracer: trace.Tracer = trace.get_tracer("loan-actors")
 # `parentbased_*` sampler does): then a span under such a parent is not made at all, the parent's
 # own non-recording span stands for it, and a request outside the sample costs a few dict lookups.
 _skip_unsampled = False
-# Set once the sampler is known to sample every child of a sampled parent: such a child is then a
-# lean span (otel/lean.py) ended into the provider's processors, not an SDK span.
+# Spans of our own (otel/lean.py) ended into the provider's processors: every root, and a child of
+# a sampled parent once the sampler is known to sample every such child as it is.
 _recorder: Recorder | None = None
+_lean_children = False
 
 
 def configure(provider: TracerProvider) -> None:
     """Take the tracer from `provider` itself (no proxy per call) and learn what its sampler does
     with an unsampled parent, by asking it (the SDK's samplers keep that in private fields)."""
-    global _tracer, _skip_unsampled, _recorder
+    global _tracer, _skip_unsampled, _recorder, _lean_children
     _tracer = provider.get_tracer("loan-actors")
-    scope = InstrumentationScope("loan-actors")
-    _recorder = Recorder.of(provider, scope) if follows_sampled_parents(provider) else None
+    _recorder = Recorder.of(provider, InstrumentationScope("loan-actors"))
+    _lean_children = follows_sampled_parents(provider)
     _skip_unsampled = all(
         provider.sampler.should_sample(
             trace.set_span_in_context(NonRecordingSpan(parent)), parent.trace_id, "probe"
@@ -100,12 +101,14 @@ def _start(
     """A started span, or the unsampled parent itself when the sampler would drop the child anyway."""
     parent = trace.get_current_span(context)
     known = parent.get_span_context()
-    if known.is_valid:
-        if known.trace_flags.sampled:
-            if _recorder is not None and not links:
-                return _recorder.child(name, kind, attributes, known)
-        elif _skip_unsampled and isinstance(parent, NonRecordingSpan):
-            return parent
+    if not known.is_valid:
+        if _recorder is not None:
+            return _recorder.root(name, kind, attributes, context, links)
+    elif known.trace_flags.sampled:
+        if _recorder is not None and _lean_children and not links:
+            return _recorder.child(name, kind, attributes, known)
+    elif _skip_unsampled and isinstance(parent, NonRecordingSpan):
+        return parent
     return _tracer.start_span(name, context=context, kind=kind, attributes=attributes, links=links)
 
 
@@ -192,13 +195,8 @@ def event_processed(subject: str, durable: str, event_id: str, headers: Mapping[
         return _Current(producer, record=False)
     attributes = {**_messaging(subject, "process", durable), "messaging.message.id": event_id}
     # A root: the event may be processed long after the request, so it is sampled on its own.
-    span = _tracer.start_span(
-        _name("process", subject),
-        context=_ROOT,
-        kind=SpanKind.CONSUMER,
-        links=[Link(known)] if known.is_valid else None,
-        attributes=attributes,
-    )
+    links = [Link(known)] if known.is_valid else None
+    span = _start(_name("process", subject), SpanKind.CONSUMER, attributes, _ROOT, links)
     return _Current(span, record=True)
 
 

@@ -9,7 +9,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel import spans as otel_spans
@@ -56,8 +62,8 @@ def _seen(span: ReadableSpan) -> tuple[object, ...]:
 
 
 def test_a_lean_child_is_exported_as_the_sdks_child_would_be(exporter: InMemorySpanExporter) -> None:
-    with otel_spans.nats_server("loans.list", "loans", {}) as root:  # a root: the SDK's own span
-        assert not isinstance(root, LeanSpan)
+    with otel_spans.nats_server("loans.list", "loans", {}) as root:
+        assert isinstance(root, LeanSpan) and root.parent is None  # a root of its own
         lean = otel_spans.nats_client("users.get", {})
         assert isinstance(lean, LeanSpan)
         _work(lean)
@@ -101,3 +107,30 @@ def test_only_a_sampler_that_samples_every_sampled_child_as_it_is_gets_lean_span
     assert not follows_sampled_parents(
         TracerProvider(sampler=ParentBased(ALWAYS_ON, remote_parent_sampled=_Tagging()))
     )
+
+
+def test_roots_are_sampled_by_the_providers_sampler_as_the_sdk_would(exporter: InMemorySpanExporter) -> None:
+    """TraceIdRatioBased decides by the trace id alone, so each root's decision can be checked."""
+    saved = {name: getattr(otel_spans, name) for name in ("_tracer", "_recorder", "_skip_unsampled")}
+    kept = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.3)))
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    otel_spans.configure(provider)
+    try:
+        roots = []
+        for _ in range(500):
+            with otel_spans.http_server("GET", "/x", "/x", {}) as root:
+                otel_spans.nats_client("loans.list", {}).end()
+            roots.append(root.get_span_context())
+    finally:
+        for name, value in saved.items():
+            setattr(otel_spans, name, value)
+    bound = TraceIdRatioBased.get_bound_for_rate(0.3)
+    sampled = [c for c in roots if c.trace_flags.sampled]
+    assert [c.trace_flags.sampled for c in roots] == [
+        (c.trace_id & TraceIdRatioBased.TRACE_ID_LIMIT) < bound for c in roots
+    ]
+    assert 100 < len(sampled) < 200
+    exported = kept.get_finished_spans()
+    assert len(exported) == 2 * len(sampled)  # each sampled root and its child; nothing of the others
+    assert {s.context.trace_id for s in exported if s.context} == {c.trace_id for c in sampled}
