@@ -91,6 +91,12 @@ def _variant_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="GET list on loan-actors alone with tracing on (spans to a file) and off (on; --quick off)",
     )
+    p.add_argument(
+        "--scale-out",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="GET list on loan-actors alone with 1, 2, 4 loans workers and 1, 2 edges (on; --quick off)",
+    )
     p.add_argument("--scale-loans", type=int, default=1_000_000, help="loans of --scale (1000000)")
     p.add_argument(
         "--scale-customers", type=int, default=None, help="customers of --scale (as --customers: 5000)"
@@ -142,6 +148,7 @@ def _options(p: argparse.ArgumentParser, a: argparse.Namespace) -> Options:
         keep=a.keep,
         scale=not quick if a.scale is None else a.scale,
         tracing=not quick if a.tracing is None else a.tracing,
+        scale_out=not quick if a.scale_out is None else a.scale_out,
         scale_shape=scale_shape,
     )
 
@@ -151,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     from bench import report
     from bench.run import run
 
-    variants = plan.variants(opts.scale, opts.tracing)
+    variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     print(
         f"bench: {len(opts.scenarios)} scenarios × 3 architectures, {opts.duration:g} s each, "
         f"{opts.shape.loans:,} loans over {opts.shape.customers:,} customers"
-        + (f"; then loan-actors alone: {', '.join(variants)}" if variants else ""),
+        + (f"; then loan-actors alone: {', '.join(variants)}" if variants else "")
+        + ("; then the scale-out shapes" if opts.scale_out else ""),
         flush=True,
     )
     outcome = run(opts)

@@ -41,6 +41,11 @@ def new_loan_ids(loans: int) -> list[uuid.UUID]:
     return [bench_uuid("loan", i) for i in range(loans) if i % 20 < NEW_EVERY[1]]
 
 
+def approved_loan_ids(loans: int) -> list[uuid.UUID]:
+    """The seed's APPROVED loans (LOANS_SQL: i % 20 from 12 to 16)."""
+    return [bench_uuid("loan", i) for i in range(loans) if NEW_EVERY[1] <= i % 20 < 17]
+
+
 @dataclass(frozen=True)
 class Shape:
     loans: int = 100_000

@@ -29,6 +29,7 @@ class Options:
     keep: bool = False
     scale: bool = False  # the `scale` variant: GET list against --scale-loans loans (plan.Variant)
     tracing: bool = False  # the `traced` variant: GET list with tracing on, spans to a file
+    scale_out: bool = False  # 1, 2, 4 loans workers and 1, 2 edges under GET list (bench/scale_out.py)
     scale_shape: data.Shape = field(default_factory=lambda: data.Shape(loans=1_000_000))
 
 
@@ -48,6 +49,8 @@ class Measurement:
     companion: Result | None = None  # the storm's logins, when one ran alongside
     variant: str = ""  # one of plan.VARIANTS, for loan-actors measured alone (Outcome.variants)
     round: int = 1  # 2… for the repeats of --rounds (Outcome.rounds)
+    loans_workers: int = 1  # the scale-out mode's shape (Outcome.scale_out)
+    edges: int = 1
 
     @property
     def cpu_total(self) -> float:
@@ -75,4 +78,6 @@ class Outcome:
     profiled: str = ""  # the scenario of `profile`
     variants: list[Measurement] = field(default_factory=list)  # plan.VARIANTS, loan-actors alone
     rounds: list[Measurement] = field(default_factory=list)  # --rounds: the ratios' scenarios again
-    spans: dict[str, int] = field(default_factory=dict)  # what the `traced` variant wrote
+    scale_out: list[Measurement] = field(default_factory=list)  # bench/scale_out.py
+    repay_open: list[Measurement] = field(default_factory=list)  # plan.REPAY_OPEN, with `base`
+    spans: dict[str, dict[str, int]] = field(default_factory=dict)  # what each traced variant wrote

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 
 from actors.users.signing import SigningKey
-from bench.data import PASSWORD, Shape, bench_uuid, customer_email, new_loan_ids
+from bench.data import PASSWORD, Shape, approved_loan_ids, bench_uuid, customer_email, new_loan_ids
 
 _encode = msgspec.json.Encoder().encode
 TOKEN_TTL = 24 * 3600
@@ -60,6 +60,7 @@ class Variant:
     title: str
     data: str = "base"  # "base": the run's own shape; "scale": --scale-loans over --scale-customers
     tracing: bool = False  # OTEL_TRACES_EXPORTER=console (batch span processor), stdout to a file
+    sample: float | None = None  # OTEL_TRACES_SAMPLER=parentbased_traceidratio at this ratio (else all)
 
 
 VARIANTS = {
@@ -67,16 +68,32 @@ VARIANTS = {
     for v in (
         Variant("base", "tracing off, the run's own data (what `traced` and `scale` are compared with)"),
         Variant(
-            "traced", "tracing on: batch span processor, console exporter, stdout to a file", tracing=True
+            "traced",
+            "tracing every request: batch span processor, console exporter, stdout to a file",
+            tracing=True,
+        ),
+        Variant(
+            "traced-0.1",
+            "as `traced`, with OTEL_TRACES_SAMPLER=parentbased_traceidratio at 0.1",
+            tracing=True,
+            sample=0.1,
         ),
         Variant("scale", "tracing off, --scale-loans loans over --scale-customers customers", data="scale"),
     )
 }
 
 
-def variants(scale: bool, tracing: bool) -> list[str]:
-    """The variants to measure, in order: the reference first."""
-    wanted = {"base": scale or tracing, "traced": tracing, "scale": scale}
+# Loan-actors alone (the direct app has no servicing), measured after the `base` variant in its
+# processes: a repayment at a fixed rate, for its latency on a quiet system.
+REPAY_OPEN = Scenario("repay-open", "POST a repayment (admin, 10.00), open loop at a fixed rate", mode="open")
+REPAID_LOANS = (
+    200  # approved loans of the seed the repayments cycle over (their accounts open in the warm-up)
+)
+
+
+def variants(scale: bool, tracing: bool, scale_out: bool = False) -> list[str]:
+    """The variants to measure, in order: the reference first (the scale-out mode runs on its data)."""
+    wanted = {"base": scale or tracing or scale_out, "traced": tracing, "traced-0.1": tracing, "scale": scale}
     return [name for name in VARIANTS if wanted[name]]
 
 
@@ -133,6 +150,12 @@ class Requests:
         for i, loan_id in enumerate(ids):
             body = _encode({"status": "APPROVED" if i % 3 else "REJECTED"})
             yield http_request("PUT", f"{DECIDE}{loan_id}", self.admin_token, body)
+
+    def repayments(self) -> Iterator[bytes]:
+        loans = approved_loan_ids(self.shape.loans)[:REPAID_LOANS]
+        body = _encode({"amount": "10.00"})
+        for loan_id in itertools.cycle(loans):
+            yield http_request("POST", f"/api/loan/{loan_id}/repayments", self.admin_token, body)
 
     def logins(self) -> Iterator[bytes]:
         for i in itertools.cycle(range(min(self.shape.customers, 200))):
@@ -198,6 +221,8 @@ def build_files(
                 stream: Iterator[bytes] = itertools.islice(req.lists(), 1000)
             elif name == "create":
                 stream = itertools.islice(req.creates(), 1000)
+            elif name == REPAY_OPEN.name:
+                stream = itertools.islice(req.repayments(), 1000)
             elif name == "login":
                 stream = itertools.islice(req.logins(), 200)
             elif name == "decide":
@@ -208,8 +233,9 @@ def build_files(
                 raise ValueError(f"unknown scenario {name!r}")
             write_requests(path, stream)
             paths[phase] = path
-        out[name] = Files(paths["warmup"], paths["measured"], SCENARIOS[name].reuse)
-        if SCENARIOS[name].storm:
+        scenario = SCENARIOS.get(name, REPAY_OPEN)
+        out[name] = Files(paths["warmup"], paths["measured"], scenario.reuse)
+        if scenario.storm:
             companion = out[name].companion = directory / f"{name}-logins.req"
             write_requests(companion, itertools.islice(req.logins(), 200))
     return out

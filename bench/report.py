@@ -13,6 +13,8 @@ from pathlib import Path
 from bench import plan, systems
 from bench.cells import figure, find, per_process, ratio_of
 from bench.outcome import Measurement, Outcome
+from bench.report_scale_out import scale_out_text
+from bench.report_targets import targets_text
 from bench.report_variants import variants_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -199,9 +201,15 @@ def render(outcome: Outcome) -> str:
     parts = [
         f"# loan-actors bench, {title} of {when}\n",
         table(outcome),
+        *(["\n## Targets of issue 18\n\n", targets_text(outcome)] if targets_text(outcome) else []),
         *(
             ["\n## loan-actors alone: scale of data, cost of tracing\n\n", variants_text(outcome)]
             if outcome.variants
+            else []
+        ),
+        *(
+            ["\n## Scale-out: loans workers and edges\n\n", scale_out_text(outcome)]
+            if outcome.scale_out
             else []
         ),
         *(["\n## Rounds\n\n", rounds_text(outcome)] if outcome.rounds else []),
@@ -235,5 +243,9 @@ def write(outcome: Outcome) -> Path:
         figures |= {"variants": raw(outcome.variants), "spans": outcome.spans}
     if outcome.rounds:
         figures["rounds"] = raw(outcome.rounds)
+    if outcome.scale_out:
+        figures["scale_out"] = raw(outcome.scale_out)
+    if outcome.repay_open:
+        figures["repay_open"] = raw(outcome.repay_open)
     (RESULTS / f"{stem}.json").write_text(json.dumps(figures, indent=1))
     return path

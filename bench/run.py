@@ -27,6 +27,7 @@ from bench.measure import errors_note, measure, progress
 from bench.outcome import RATIO_SCENARIOS, Measurement, Options, Outcome
 from bench.procs import Procs
 from bench.profile import profile
+from bench.scale_out import SHAPES
 from bench.smoke import smoke
 from bench.variants import run_variants
 
@@ -40,10 +41,11 @@ def budget(opts: Options) -> int:
     per_run = opts.warmup + opts.duration + opts.machine_quiet_limit + 8
     repeats = (opts.rounds - 1) * sum(n in opts.scenarios for n in RATIO_SCENARIOS)
     runs = (len(opts.scenarios) + repeats) * len(systems.ARCHS) + (3 if opts.profile else 0)
-    variants = plan.variants(opts.scale, opts.tracing)
+    variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     # a variant also starts and stops its own processes; seeding a million loans takes about 40 s
-    extra = len(variants) * 40 + (opts.scale_shape.loans // 5_000 if opts.scale else 0)
-    return int((60 if opts.quick else 240) + (runs + len(variants)) * per_run + extra)
+    variant_runs = len(variants) * opts.rounds + (len(SHAPES) if opts.scale_out else 0)
+    extra = variant_runs * 40 + (opts.scale_shape.loans // 5_000 if opts.scale else 0)
+    return int((60 if opts.quick else 240) + (runs + variant_runs) * per_run + extra)
 
 
 @dataclass
@@ -128,7 +130,7 @@ def _steps(r: _Run, t_start: float) -> None:
     outcome.notes += asyncio.run(facts.idempotency_note(servers.database_url, dbs))
     outcome.memory = facts.memory(archs, servers.postmaster)
     outcome.versions = facts.versions(servers.database_url)
-    variants = plan.variants(opts.scale, opts.tracing)
+    variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     if variants:
         for arch in archs:  # their workers would answer in the variants' queue groups
             stage.stop_arch(r.procs, arch)

@@ -97,7 +97,7 @@ def _overrides(outcome: Outcome, **fields: object) -> Settings:
 
 def database_names(run_id: str, opts: Options) -> dict[str, str]:
     """The run's databases: the seed, one copy per architecture, one per variants' data (`x-…`)."""
-    variants = plan.variants(opts.scale, opts.tracing)
+    variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     own = [f"x-{kind}" for kind in dict.fromkeys(plan.VARIANTS[v].data for v in variants)]
     return {name: f"lbench_{run_id}_{name.replace('-', '_')}" for name in ("seed", *systems.ARCHS, *own)}
 

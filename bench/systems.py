@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Arch:
     procs: dict[str, Proc] = field(default_factory=dict)  # role → process
     extra_roots: dict[str, int] = field(default_factory=dict)  # e.g. nats-server, not started here
     ready_urls: list[str] = field(default_factory=list)  # each answers 200 once the arch can serve
+    listeners: int = 1  # processes listening on `port` once it can (the edges sharing it)
 
     def scope(self, postmaster: int | None) -> Scope:
         return Scope(roots=self.components(), postmaster=postmaster, database=self.database)
@@ -61,28 +63,39 @@ def start_loan_actors(
     tag: str = "la",
     env: dict[str, str] | None = None,
     stdout_suffix: str | None = None,
+    loans_workers: int = 1,
+    edges: int = 1,
 ) -> Arch:
     """The edge and a worker of each actor; `tag` names their logs, `env` adds variables (OTEL_*, say), and
-    `stdout_suffix` gives each process's stdout a file of its own (`<tag>-edge<suffix>`)."""
+    `stdout_suffix` gives each process's stdout a file of its own (`<tag>-edge<suffix>`). With
+    `loans_workers` or `edges` above one, that many of them (the edges share one port,
+    LOANS_HTTP_REUSE_PORT): the bench's scale-out mode."""
     port = free_port()
-    s = msgspec.structs.replace(settings, http_port=port)
+    s = msgspec.structs.replace(settings, http_port=port, http_reuse_port=edges > 1)
     environ = {**child_env(s), **(env or {})}
     cli = [PY, "-m", "ops.cli"]
     arch = Arch("loan-actors", port, database)
-    for role, args in (
+    roles = [
         ("users-worker", ["worker", "users"]),
-        ("loans-worker", ["worker", "loans"]),
+        *((_nth("loans-worker", n), ["worker", "loans"]) for n in range(loans_workers)),
         # the edge's /ready waits for every actor it routes to, servicing's too (idle here)
         ("servicing-worker", ["worker", "servicing"]),
-        ("edge", ["edge"]),
-    ):
+        *((_nth("edge", n), ["edge"]) for n in range(edges)),
+    ]
+    for role, args in roles:
         out = procs.log_dir / f"{tag}-{role}{stdout_suffix}" if stdout_suffix else None
         arch.procs[role] = procs.start(f"{tag}-{role}", [*cli, *args], environ, REPO, stdout=out)
-    # /ready: NATS connected and both actors answer $SRV.PING
+    # /ready: NATS connected and both actors answer $SRV.PING. An edge listens only once its own
+    # start is done, so once every edge listens (wait_ready counts them), each is ready.
     arch.ready_urls = [f"http://127.0.0.1:{port}/ready"]
+    arch.listeners = edges
     if nats_pid is not None:
         arch.extra_roots["nats-server"] = nats_pid
     return arch
+
+
+def _nth(role: str, n: int) -> str:
+    return role if n == 0 else f"{role}-{n + 1}"
 
 
 def start_direct(procs: Procs, settings: Settings, database: str) -> Arch:
@@ -119,3 +132,16 @@ def start_http_hop(procs: Procs, settings: Settings, database: str, client: str 
 def wait_ready(arch: Arch, timeout: float = 90.0) -> None:
     for url in arch.ready_urls:
         wait_http(url, list(arch.procs.values()), timeout)
+    # wrk opens its connections once, at the start: an edge not listening by then gets none
+    deadline = time.monotonic() + timeout
+    while _listening(arch.port) < arch.listeners:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{_listening(arch.port)} of {arch.listeners} edges listen on {arch.port}")
+        time.sleep(0.1)
+
+
+def _listening(port: int) -> int:
+    """Sockets in LISTEN on `port` (IPv4, /proc/net/tcp): one per edge sharing it."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    fields = (line.split() for line in lines)
+    return sum(1 for f in fields if f[1].endswith(f":{port:04X}") and f[3] == "0A")

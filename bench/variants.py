@@ -20,6 +20,7 @@ from bench import data, load, plan, systems
 from bench.measure import errors_note, measure, progress
 from bench.outcome import Measurement, Outcome
 from bench.procs import Procs
+from bench.scale_out import run_scale_out
 from bench.smoke import smoke
 from bench.stage import Servers, stop_arch, with_database
 
@@ -40,18 +41,25 @@ def run_variants(
     outcome.notes += asyncio.run(_checkpoint(servers.database_url))
     folder = work / "variants"
     folder.mkdir()
-    files = plan.build_files(plan.Requests(key, opts.shape), folder, ["list"], opts.duration, opts.warmup)
+    scenarios = ["list", plan.REPAY_OPEN.name]
+    files = plan.build_files(plan.Requests(key, opts.shape), folder, scenarios, opts.duration, opts.warmup)
     tool = load.choose_tool(opts)
-    for name in names:
-        m = _measure_variant(
-            outcome, name, procs, base, servers, dbs[f"x-{plan.VARIANTS[name].data}"], files, tool, work
-        )
-        outcome.variants.append(m)
-        print(progress(m, label=name), flush=True)
-        problem = errors_note(m, f"variant {name}")
-        if problem is not None:
-            print(problem, flush=True)
-            outcome.notes.append(problem)
+    # Each variant is measured `--rounds` times, a round starting one variant later than the one
+    # before: the machine's speed drifts over minutes, and the variants' targets are ratios.
+    for round_ in range(opts.rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            m = _measure_variant(
+                outcome, name, procs, base, servers, dbs[f"x-{plan.VARIANTS[name].data}"], files, tool, work
+            )
+            m.round = round_ + 1
+            outcome.variants.append(m)
+            print(progress(m, label=f"{name} (round {round_ + 1})"), flush=True)
+            problem = errors_note(m, f"variant {name}")
+            if problem is not None:
+                print(problem, flush=True)
+                outcome.notes.append(problem)
+    if opts.scale_out:
+        run_scale_out(outcome, procs, base, servers, dbs["x-base"], files, tool, work)
 
 
 def _seed_variant_data(
@@ -105,9 +113,14 @@ def _measure_variant(
     variant = plan.VARIANTS[name]
     settings = msgspec.structs.replace(
         with_database(base, servers.database_url, database),
-        events_prefix=f"{base.events_prefix}_{name}",
+        events_prefix=f"{base.events_prefix}_{name.replace('-', '_').replace('.', '')}",
     )
     otel = {"OTEL_TRACES_EXPORTER": "console" if variant.tracing else "none"}
+    if variant.sample is not None:
+        otel |= {
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(variant.sample),
+        }
     suffix = ".spans" if variant.tracing else None
     t0 = time.monotonic()
     arch = systems.start_loan_actors(
@@ -119,11 +132,32 @@ def _measure_variant(
         outcome.notes += [f"variant {name}: {p}" for p in smoke([arch], files)]
         list_ = plan.SCENARIOS["list"]
         m = measure(arch, [arch], list_, files["list"], outcome.options, servers.postmaster, tool, work)
+        if name == "base" and not outcome.repay_open:
+            outcome.repay_open.append(_repayments(outcome, arch, servers, files, tool, work))
     finally:
         stop_arch(procs, arch)  # also flushes the spans still buffered
     m.variant = name
     if variant.tracing:
-        outcome.spans = _spans(arch)
+        outcome.spans[name] = _spans(arch)
+    return m
+
+
+def _repayments(
+    outcome: Outcome,
+    arch: systems.Arch,
+    servers: Servers,
+    files: dict[str, plan.Files],
+    tool: str,
+    work: Path,
+) -> Measurement:
+    """A repayment at --rate requests a second, open loop, on the base variant's quiet processes."""
+    repay = plan.REPAY_OPEN
+    m = measure(arch, [arch], repay, files[repay.name], outcome.options, servers.postmaster, tool, work)
+    m.variant = "base"
+    print(progress(m, label="repayment, open loop"), flush=True)
+    problem = errors_note(m, "repayments at a fixed rate")
+    if problem is not None:
+        outcome.notes.append(problem)
     return m
 
 

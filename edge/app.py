@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -119,6 +120,18 @@ async def _drain(nc: Client) -> None:
         await nc.close()
 
 
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket other edges may bind too (SO_REUSEPORT): the kernel spreads new
+    connections over every process listening on the port. Only processes of the same user may
+    join, so another local user cannot take a share of the edge's connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
 def _uvicorn_config(settings: Settings) -> uvicorn.Config:
     return uvicorn_config(create_app(settings), settings)
 
@@ -130,7 +143,8 @@ def serve(settings: Settings) -> None:
     # skip what follows (the CLI's span export). A handler that does nothing makes it an exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _already_stopped)
-    uvicorn.Server(_uvicorn_config(settings)).run()
+    sockets = [shared_socket(settings.http_host, settings.http_port)] if settings.http_reuse_port else None
+    uvicorn.Server(_uvicorn_config(settings)).run(sockets=sockets)
 
 
 def _already_stopped(signum: int, frame: object) -> None:

@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     drain_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    # SO_REUSEPORT on the edge's socket: several edges on one host share its port, the kernel
+    # spreading connections over them (how one machine scales the edge without a proxy).
+    http_reuse_port: bool = False
     # Each worker's /metrics, /health and /ready (actors/runtime/probe_server.py); port 0 = a free
     # one (`loans up` gives each worker its own and lists them for Prometheus). The edge serves
     # its /metrics on its HTTP port. 0.0.0.0 where a scraper or prober is on another host (a pod).
