@@ -42,7 +42,7 @@ def _table(outcome: Outcome) -> str:
             f"{per_process(m)} |"
         )
     return (
-        "| variant | round | data | tracing | load | req/s | p50 ms | p99 ms | p99.9 ms | errors | "
+        "| variant | pair | data | tracing | load | req/s | p50 ms | p99 ms | p99.9 ms | errors | "
         "CPU s / 1000 req | of which, per process (s / 1000 req) |\n"
         "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|\n" + "\n".join(rows) + "\n"
     )
@@ -71,8 +71,9 @@ def _rounds(outcome: Outcome) -> dict[int, dict[str, Measurement]]:
 
 
 def _targets(outcome: Outcome) -> list[str]:
-    """The rows of the targets that the variants tell: each a ratio within one round (the machine's
-    speed drifts between rounds), the median of the rounds, every round's figure beside it."""
+    """The rows of the targets that the variants tell: each a ratio within one pair (a variant and
+    the `base` measured just before it: the machine's speed drifts), the median of the pairs,
+    every pair's figure beside it."""
     rounds = _rounds(outcome).values()
     targets = []
     scale = [(r["scale"], r["base"]) for r in rounds if "scale" in r and "base" in r]
@@ -96,12 +97,12 @@ def _scale_target(outcome: Outcome, pairs: list[tuple[Measurement, Measurement]]
     each = ", ".join(f"{_p99(scale):.1f} vs {_p99(base):.1f}" for scale, base in pairs)
     return (
         f"| GET list p99 at {o.scale_shape.loans:,} loans ≤ {SCALE_TARGET:g} × at {o.shape.loans:,} | "
-        f"{figure(ratio)} × (median; ms by round: {each}) | {_met(ratio <= SCALE_TARGET)} |"
+        f"{figure(ratio)} × (median of pairs; ms by pair: {each}) | {_met(ratio <= SCALE_TARGET)} |"
     )
 
 
 def tracing_cost(outcome: Outcome, name: str) -> float | None:
-    """The median over rounds of the GET list req/s lost by variant `name` against `base`."""
+    """The median over pairs of the GET list req/s lost by variant `name` against its `base`."""
     pairs = [(r[name], r["base"]) for r in _rounds(outcome).values() if name in r and "base" in r]
     costs = [1 - traced.rps / base.rps for traced, base in pairs if base.rps]
     return statistics.median(costs) if costs else None
@@ -119,8 +120,8 @@ def _tracing_targets(name: str, target: float, pairs: list[tuple[Measurement, Me
     each = ", ".join(f"{traced.rps:.0f} vs {base.rps:.0f}" for traced, base in pairs)
     return [
         f"| `{name}`: tracing {sampled} costs ≤ {target:.0%} of GET list req/s | "
-        f"{-cost:+.1%} (median; req/s by round, traced vs off: {each}) | {_met(cost <= target)} |",
-        f"| `{name}`: CPU per request vs off (for information) | {cpu:+.1%} (median; by round: "
+        f"{-cost:+.1%} (median of pairs; req/s by pair, traced vs off: {each}) | {_met(cost <= target)} |",
+        f"| `{name}`: CPU per request vs off (for information) | {cpu:+.1%} (median; by pair: "
         + ", ".join(f"{c:+.1%}" for c in cpus)
         + ") | |",
     ]
@@ -151,7 +152,7 @@ def _spans_note(name: str, sp: dict[str, int]) -> str:
     per = sp.get("spans", 0) / sp["traces"] if sp.get("traces") else math.nan
     by_role = ", ".join(f"{k.removeprefix('spans ')} {v:,}" for k, v in sp.items() if k.startswith("spans "))
     return (
-        f"- `{name}` (its last round): OTEL_TRACES_EXPORTER=console in the edge and both workers, "
+        f"- `{name}` (its last pair): OTEL_TRACES_EXPORTER=console in the edge and both workers, "
         "i.e. the SDK's "
         "BatchSpanProcessor (its defaults, or OTEL_BSP_* from the bench's environment) handing "
         "batches to otel/export.py's LineExporter, which writes a batch of JSON spans, one a line, "

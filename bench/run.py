@@ -43,7 +43,8 @@ def budget(opts: Options) -> int:
     runs = (len(opts.scenarios) + repeats) * len(systems.ARCHS) + (3 if opts.profile else 0)
     variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     # a variant also starts and stops its own processes; seeding a million loans takes about 40 s
-    variant_runs = len(variants) * opts.rounds + (len(SHAPES) if opts.scale_out else 0)
+    # each variant after a `base` of its own (bench/variants.py), --rounds times
+    variant_runs = 2 * max(len(variants) - 1, 1) * opts.rounds + (len(SHAPES) if opts.scale_out else 0)
     extra = variant_runs * 40 + (opts.scale_shape.loans // 5_000 if opts.scale else 0)
     return int((60 if opts.quick else 240) + (runs + variant_runs) * per_run + extra)
 

@@ -44,20 +44,35 @@ def run_variants(
     scenarios = ["list", plan.REPAY_OPEN.name]
     files = plan.build_files(plan.Requests(key, opts.shape), folder, scenarios, opts.duration, opts.warmup)
     tool = load.choose_tool(opts)
-    # Each variant is measured `--rounds` times, a round starting one variant later than the one
-    # before: the machine's speed drifts over minutes, and the variants' targets are ratios.
-    for round_ in range(opts.rounds):
-        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-            m = _measure_variant(
-                outcome, name, procs, base, servers, dbs[f"x-{plan.VARIANTS[name].data}"], files, tool, work
-            )
-            m.round = round_ + 1
-            outcome.variants.append(m)
-            print(progress(m, label=f"{name} (round {round_ + 1})"), flush=True)
-            problem = errors_note(m, f"variant {name}")
-            if problem is not None:
-                print(problem, flush=True)
-                outcome.notes.append(problem)
+    # The machine's speed drifts over minutes (two `base` runs minutes apart have differed by 9 %),
+    # and a variant's target is a ratio to `base`: so each variant is measured right after a
+    # `base` of its own, the two a pair, and every round (--rounds) measures each variant once,
+    # starting one variant later than the round before.
+    others = [name for name in names if name != "base"] or ["base"]
+    pair = 0
+    for round_ in range(opts.rounds if others != ["base"] else 1):
+        shift = round_ % len(others)
+        for name in others[shift:] + others[:shift]:
+            pair += 1
+            for each in dict.fromkeys(["base", name]):
+                m = _measure_variant(
+                    outcome,
+                    each,
+                    procs,
+                    base,
+                    servers,
+                    dbs[f"x-{plan.VARIANTS[each].data}"],
+                    files,
+                    tool,
+                    work,
+                )
+                m.round = pair
+                outcome.variants.append(m)
+                print(progress(m, label=f"{each} (pair {pair})"), flush=True)
+                problem = errors_note(m, f"variant {each}")
+                if problem is not None:
+                    print(problem, flush=True)
+                    outcome.notes.append(problem)
     if opts.scale_out:
         run_scale_out(outcome, procs, base, servers, dbs["x-base"], files, tool, work)
 
