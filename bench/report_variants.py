@@ -133,7 +133,10 @@ def _notes(outcome: Outcome) -> list[str]:
     base, scale = by.get("base"), by.get("scale")
     notes = [
         "- Variants: "
-        + "; ".join(f"`{m.variant}`: {plan.VARIANTS[m.variant].title}" for m in outcome.variants),
+        + "; ".join(
+            f"`{name}`: {plan.VARIANTS[name].title}"
+            for name in dict.fromkeys(m.variant for m in outcome.variants)
+        ),
         "- Each variant is loan-actors alone (the main table's processes stopped), in fresh processes "
         "(edge and both workers, one events stream of its own), under the `list` load of the main table "
         "(the same requests, the same warm-up and duration), on a database seeded for the variants "
