@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 from pathlib import Path
 
 FOLDER = "credentials"
@@ -46,6 +47,11 @@ def tighten(data_path: Path) -> None:
                 path.chmod(mode & 0o700)
 
 
+def new_secret() -> str:
+    """256 random bits, URL-safe, starting with a letter."""
+    return secrets.choice(string.ascii_letters) + secrets.token_urlsafe(32)
+
+
 class Credentials:
     """The secrets of one data dir; `read` never makes one, the other methods make it if missing."""
 
@@ -68,8 +74,10 @@ class Credentials:
         tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            # URL-safe letters only: it goes into URLs, SQL literals and nats-server's environment
-            f.write(secrets.token_urlsafe(32) + "\n")
+            # URL-safe letters only: it goes into URLs, SQL literals and nats-server's environment.
+            # A letter first: nats-server reads a `$VARIABLE` in its config as a value of its own
+            # syntax, so one starting with "-" is taken for a number and stops it.
+            f.write(new_secret() + "\n")
         try:
             os.link(tmp, path)  # fails if another process made it meanwhile: then theirs is kept
         except FileExistsError:
