@@ -148,7 +148,7 @@ async def test_with_tracing_each_event_of_a_batch_has_its_span_open_before_the_b
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    for name in ("_tracer", "_recorder", "_skip_unsampled"):  # given back after the test
+    for name in ("_tracer", "_recorder", "_lean_children", "_skip_unsampled"):  # given back after the test
         monkeypatch.setattr(spans, name, getattr(spans, name))
     spans.configure(provider)  # this provider, not the process's global one
     monkeypatch.setattr(otel.setup, "_enabled", True)

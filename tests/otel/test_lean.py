@@ -24,7 +24,10 @@ from otel.lean import LeanSpan, follows_sampled_parents
 
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
-    saved = {name: getattr(otel_spans, name) for name in ("_tracer", "_recorder", "_skip_unsampled")}
+    saved = {
+        name: getattr(otel_spans, name)
+        for name in ("_tracer", "_recorder", "_lean_children", "_skip_unsampled")
+    }
     exporter = InMemorySpanExporter()
     provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -111,7 +114,10 @@ def test_only_a_sampler_that_samples_every_sampled_child_as_it_is_gets_lean_span
 
 def test_roots_are_sampled_by_the_providers_sampler_as_the_sdk_would(exporter: InMemorySpanExporter) -> None:
     """TraceIdRatioBased decides by the trace id alone, so each root's decision can be checked."""
-    saved = {name: getattr(otel_spans, name) for name in ("_tracer", "_recorder", "_skip_unsampled")}
+    saved = {
+        name: getattr(otel_spans, name)
+        for name in ("_tracer", "_recorder", "_lean_children", "_skip_unsampled")
+    }
     kept = InMemorySpanExporter()
     provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.3)))
     provider.add_span_processor(SimpleSpanProcessor(kept))
