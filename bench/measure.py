@@ -140,3 +140,13 @@ def errors_note(m: Measurement, what: str) -> str | None:
     if m.result.errors <= 0.01 * max(1, m.result.requests):
         return None
     return f"ERRORS: {what}: {m.result.errors} ({m.result.statuses or 'wrk'})"
+
+
+def announce(notes: list[str], m: Measurement, label: str, what: str) -> None:
+    """Print a measurement's progress line; if too many of its requests failed, say so and keep
+    the note for the report."""
+    print(progress(m, label=label), flush=True)
+    problem = errors_note(m, what)
+    if problem is not None:
+        print(problem, flush=True)
+        notes.append(problem)

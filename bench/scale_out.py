@@ -15,7 +15,7 @@ import msgspec
 
 from actors.contracts.config import Settings
 from bench import plan, systems
-from bench.measure import errors_note, measure, progress
+from bench.measure import announce, measure
 from bench.outcome import Measurement, Outcome
 from bench.procs import Procs
 from bench.stage import Servers, stop_arch, with_database
@@ -38,11 +38,9 @@ def run_scale_out(
     for workers, edges in SHAPES:
         m = _measure_shape(outcome, procs, base, servers, database, files, tool, work, workers, edges)
         outcome.scale_out.append(m)
-        print(progress(m, label=f"{workers} loans worker(s), {edges} edge(s)"), flush=True)
-        problem = errors_note(m, f"scale-out {workers}×{edges}")
-        if problem is not None:
-            print(problem, flush=True)
-            outcome.notes.append(problem)
+        announce(
+            outcome.notes, m, f"{workers} loans worker(s), {edges} edge(s)", f"scale-out {workers}×{edges}"
+        )
 
 
 def _measure_shape(

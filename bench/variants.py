@@ -17,7 +17,7 @@ import msgspec
 from actors.contracts.config import Settings
 from actors.users.signing import SigningKey
 from bench import data, load, plan, systems
-from bench.measure import errors_note, measure, progress
+from bench.measure import announce, measure
 from bench.outcome import Measurement, Outcome
 from bench.procs import Procs
 from bench.scale_out import run_scale_out
@@ -68,11 +68,7 @@ def run_variants(
                 )
                 m.round = pair
                 outcome.variants.append(m)
-                print(progress(m, label=f"{each} (pair {pair})"), flush=True)
-                problem = errors_note(m, f"variant {each}")
-                if problem is not None:
-                    print(problem, flush=True)
-                    outcome.notes.append(problem)
+                announce(outcome.notes, m, f"{each} (pair {pair})", f"variant {each}")
     if opts.scale_out:
         run_scale_out(outcome, procs, base, servers, dbs["x-base"], files, tool, work)
 
@@ -169,10 +165,7 @@ def _repayments(
     repay = plan.REPAY_OPEN
     m = measure(arch, [arch], repay, files[repay.name], outcome.options, servers.postmaster, tool, work)
     m.variant = "base"
-    print(progress(m, label="repayment, open loop"), flush=True)
-    problem = errors_note(m, "repayments at a fixed rate")
-    if problem is not None:
-        outcome.notes.append(problem)
+    announce(outcome.notes, m, "repayment, open loop", "repayments at a fixed rate")
     return m
 
 
