@@ -17,12 +17,13 @@ import msgspec
 from actors.contracts.config import Settings
 from actors.users.signing import SigningKey
 from bench import data, load, plan, systems
-from bench.measure import announce, measure
+from bench.alone import Alone
+from bench.measure import announce
 from bench.outcome import Measurement, Outcome
 from bench.procs import Procs
 from bench.scale_out import run_scale_out
 from bench.smoke import smoke
-from bench.stage import Servers, stop_arch, with_database
+from bench.stage import Servers, with_database
 
 
 def run_variants(
@@ -43,7 +44,7 @@ def run_variants(
     folder.mkdir()
     scenarios = ["list", plan.REPAY_OPEN.name]
     files = plan.build_files(plan.Requests(key, opts.shape), folder, scenarios, opts.duration, opts.warmup)
-    tool = load.choose_tool(opts)
+    alone = Alone(outcome, procs, base, servers, files, load.choose_tool(opts), work)
     # The machine's speed drifts over minutes (two `base` runs minutes apart have differed by 9 %),
     # and a variant's target is a ratio to `base`: so each variant is measured right after a
     # `base` of its own, the two a pair, and every round (--rounds) measures each variant once,
@@ -55,22 +56,12 @@ def run_variants(
         for name in others[shift:] + others[:shift]:
             pair += 1
             for each in dict.fromkeys(["base", name]):
-                m = _measure_variant(
-                    outcome,
-                    each,
-                    procs,
-                    base,
-                    servers,
-                    dbs[f"x-{plan.VARIANTS[each].data}"],
-                    files,
-                    tool,
-                    work,
-                )
+                m = _measure_variant(alone, each, dbs[f"x-{plan.VARIANTS[each].data}"])
                 m.round = pair
                 outcome.variants.append(m)
                 announce(outcome.notes, m, f"{each} (pair {pair})", f"variant {each}")
     if opts.scale_out:
-        run_scale_out(outcome, procs, base, servers, dbs["x-base"], files, tool, work)
+        run_scale_out(alone, dbs["x-base"])
 
 
 def _seed_variant_data(
@@ -109,23 +100,9 @@ async def _checkpoint(server_url: str) -> list[str]:
     return []
 
 
-def _measure_variant(
-    outcome: Outcome,
-    name: str,
-    procs: Procs,
-    base: Settings,
-    servers: Servers,
-    database: str,
-    files: dict[str, plan.Files],
-    tool: str,
-    work: Path,
-) -> Measurement:
+def _measure_variant(alone: Alone, name: str, database: str) -> Measurement:
     """One variant in processes of its own, stopped (which flushes their spans) once measured."""
-    variant = plan.VARIANTS[name]
-    settings = msgspec.structs.replace(
-        with_database(base, servers.database_url, database),
-        events_prefix=f"{base.events_prefix}_{name.replace('-', '_').replace('.', '')}",
-    )
+    outcome, variant = alone.outcome, plan.VARIANTS[name]
     otel = {"OTEL_TRACES_EXPORTER": "console" if variant.tracing else "none"}
     if variant.sample is not None:
         otel |= {
@@ -133,39 +110,18 @@ def _measure_variant(
             "OTEL_TRACES_SAMPLER_ARG": str(variant.sample),
         }
     suffix = ".spans" if variant.tracing else None
-    t0 = time.monotonic()
-    arch = systems.start_loan_actors(
-        procs, settings, database, servers.nats_pid, tag=f"x-{name}", env=otel, stdout_suffix=suffix
-    )
-    try:
-        systems.wait_ready(arch)
-        outcome.timings[f"start_{name}"] = time.monotonic() - t0
-        outcome.notes += [f"variant {name}: {p}" for p in smoke([arch], files)]
-        list_ = plan.SCENARIOS["list"]
-        m = measure(arch, [arch], list_, files["list"], outcome.options, servers.postmaster, tool, work)
+    with alone.running(f"x-{name}", database, env=otel, stdout_suffix=suffix) as arch:
+        outcome.notes += [f"variant {name}: {p}" for p in smoke([arch], alone.files)]
+        m = alone.measure(arch, plan.SCENARIOS["list"])
         if name == "base" and not outcome.repay_open:
-            outcome.repay_open.append(_repayments(outcome, arch, servers, files, tool, work))
-    finally:
-        stop_arch(procs, arch)  # also flushes the spans still buffered
+            # repayments at --rate a second, open loop, on these quiet processes
+            repaid = alone.measure(arch, plan.REPAY_OPEN)
+            repaid.variant = "base"
+            announce(outcome.notes, repaid, "repayment, open loop", "repayments at a fixed rate")
+            outcome.repay_open.append(repaid)
     m.variant = name
     if variant.tracing:
         outcome.spans[name] = _spans(arch)
-    return m
-
-
-def _repayments(
-    outcome: Outcome,
-    arch: systems.Arch,
-    servers: Servers,
-    files: dict[str, plan.Files],
-    tool: str,
-    work: Path,
-) -> Measurement:
-    """A repayment at --rate requests a second, open loop, on the base variant's quiet processes."""
-    repay = plan.REPAY_OPEN
-    m = measure(arch, [arch], repay, files[repay.name], outcome.options, servers.postmaster, tool, work)
-    m.variant = "base"
-    announce(outcome.notes, m, "repayment, open loop", "repayments at a fixed rate")
     return m
 
 
