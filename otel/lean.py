@@ -243,3 +243,18 @@ def follows_sampled_parents(provider: TracerProvider) -> bool:
         ):
             return False
     return True
+
+
+def drops_unsampled_children(provider: TracerProvider) -> bool:
+    """Whether the provider's sampler drops every child of an unsampled parent (every
+    `parentbased_*` sampler does; `always_on` does not)."""
+    return all(
+        provider.sampler.should_sample(
+            trace.set_span_in_context(trace.NonRecordingSpan(parent)), parent.trace_id, "probe"
+        ).decision
+        is Decision.DROP
+        for parent in (
+            SpanContext(0x1, 0x1, is_remote=remote, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+            for remote in (True, False)
+        )
+    )

@@ -20,20 +20,17 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
     Span,
-    SpanContext,
     SpanKind,
     Status,
     StatusCode,
-    TraceFlags,
 )
 
-from otel.lean import Recorder, follows_sampled_parents
+from otel.lean import Recorder, drops_unsampled_children, follows_sampled_parents
 from otel.propagation import extract, inject
 
 _tracer: trace.Tracer = trace.get_tracer("loan-actors")
@@ -49,21 +46,13 @@ _lean_children = False
 
 def configure(provider: TracerProvider) -> None:
     """Take the tracer from `provider` itself (no proxy per call) and learn what its sampler does
-    with an unsampled parent, by asking it (the SDK's samplers keep that in private fields)."""
+    with a sampled and an unsampled parent, by asking it (the SDK's samplers keep that in private
+    fields)."""
     global _tracer, _skip_unsampled, _recorder, _lean_children
     _tracer = provider.get_tracer("loan-actors")
     _recorder = Recorder.of(provider, InstrumentationScope("loan-actors"))
     _lean_children = follows_sampled_parents(provider)
-    _skip_unsampled = all(
-        provider.sampler.should_sample(
-            trace.set_span_in_context(NonRecordingSpan(parent)), parent.trace_id, "probe"
-        ).decision
-        is Decision.DROP
-        for parent in (
-            SpanContext(0x1, 0x1, is_remote=remote, trace_flags=TraceFlags(TraceFlags.DEFAULT))
-            for remote in (True, False)
-        )
-    )
+    _skip_unsampled = drops_unsampled_children(provider)
 
 
 class _Current:
