@@ -121,8 +121,11 @@ async def test_items_queued_through_the_outbox_are_each_done_once_spread_over_tw
     done = await env.done()
     assert [n for n, _ in done] == list(range(20))
     assert {w for _, w in done} == {"a", "b"}
-    info = await env.js.stream_info(env.settings.work_stream)
-    assert info.state.messages == 0  # acked items are removed from a work queue
+
+    async def emptied() -> bool:  # the server removes an item once its ack has reached it
+        return (await env.js.stream_info(env.settings.work_stream)).state.messages == 0
+
+    await eventually(emptied, timeout=5, what="acked items were not removed from the work queue")
 
 
 async def test_an_item_published_twice_with_one_message_id_is_done_once(env: Env) -> None:

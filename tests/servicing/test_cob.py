@@ -217,9 +217,13 @@ async def test_cob_to_the_same_date_again_or_a_redelivered_batch_changes_and_emi
         assert again["status"] == "DONE" and again["batches"] == again["batches_done"] > 0
         item = msgspec.json.encode({"date": T.isoformat(), "number": 1})
         await s.nc.jetstream().publish(work_subject(s.settings, "servicing.cob"), item)
-        await asyncio.sleep(1.0)
-        info = await s.nc.jetstream().stream_info(s.settings.work_stream)
-        assert info.state.messages == 0  # taken and acked
+
+        async def taken_and_acked() -> bool:
+            info = await s.nc.jetstream().stream_info(s.settings.work_stream)
+            return info.state.messages == 0
+
+        await eventually(taken_and_acked, timeout=10, what="the redelivered item was not taken")
+        await asyncio.sleep(0.5)  # and give a wrong handling of it time to write or emit
         assert await account_rows(s) == rows
         assert await servicing_events(s.nc, s.settings) == events
         assert await business_date(s.settings) == T

@@ -207,8 +207,10 @@ class Event:
 
 
 async def servicing_events(nc: Client, settings: Settings, settle: float = 1.0) -> list[Event]:
-    """Every servicing event in the system's events stream, in stream order (after `settle` s
-    with nothing new: what the relay had left to send is sent by then)."""
+    """Every servicing event in the system's events stream, in stream order: read once the
+    servicing outbox is empty (the relay deletes a row only after JetStream has acked it) and
+    then until `settle` s pass with nothing new."""
+    await outbox_drained(settings)
     js = nc.jetstream()
     sub = await js.pull_subscribe(f"{settings.events_prefix}.servicing.>", stream=settings.events_stream)
     found: list[Event] = []
@@ -231,6 +233,20 @@ async def servicing_events(nc: Client, settings: Settings, settle: float = 1.0) 
                 await msg.ack()
     finally:
         await sub.unsubscribe()
+
+
+async def outbox_drained(settings: Settings, timeout: float = 15.0) -> None:
+    """Wait until the servicing relay has published every event written so far; a fixed settle
+    alone was not always long enough on a loaded CI machine."""
+    con = await servicing_connection(settings)
+    try:
+
+        async def empty() -> bool:
+            return await con.fetchval("SELECT count(*) FROM outbox") == 0
+
+        await eventually(empty, timeout=timeout, what="the servicing outbox was not drained")
+    finally:
+        await con.close()
 
 
 @dataclass

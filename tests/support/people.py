@@ -113,17 +113,26 @@ async def cast(client: httpx.AsyncClient, settings: Settings) -> Cast:
     return crew
 
 
+# The read models that hold who an agent is: the loans actor's and the servicing actor's.
+_AGENT_READ_MODELS = (("loans", "loans.parties"), ("servicing", "servicing.agents"))
+
+
 async def _revocations_landed(settings: Settings, crew: Cast, within: float = 10.0) -> None:
-    """Wait until the loans actor's read model has the rejection and the deletion: a revoked
-    agent's token stops working for loan actions when the event lands (tests/events measure how
-    soon); the tests that use a cast are about who may do what once it has. Without the wait, a
-    loan action tried within milliseconds of the deletion raced the event (seen in CI)."""
-    con = await asyncpg.connect(role_dsn(settings, "loans"))
+    """Wait until both actors' read models have the rejection and the deletion: a revoked agent's
+    token stops working for loan and servicing actions when the event lands (tests/events measure
+    how soon); the tests that use a cast are about who may do what once it has. Without the wait,
+    an action tried within milliseconds of the deletion raced the event (seen in CI)."""
+    for role, table in _AGENT_READ_MODELS:
+        await _revocations_in(settings, role, table, crew, within)
+
+
+async def _revocations_in(settings: Settings, role: str, table: str, crew: Cast, within: float) -> None:
+    con = await asyncpg.connect(role_dsn(settings, role))
     try:
 
         async def landed() -> bool:
             rows = await con.fetch(
-                "SELECT id, status, deleted FROM loans.parties WHERE id = ANY($1::uuid[])",
+                f"SELECT id, status, deleted FROM {table} WHERE id = ANY($1::uuid[])",
                 [uuid.UUID(crew.rejected_agent.id), uuid.UUID(crew.deleted_agent.id)],
             )
             state = {str(r["id"]): (r["status"], r["deleted"]) for r in rows}
@@ -132,6 +141,7 @@ async def _revocations_landed(settings: Settings, crew: Cast, within: float = 10
             assert rejected and deleted, state
             return True
 
-        await eventually(landed, timeout=within, interval=0.02, what="the loans read model did not catch up")
+        what = f"the read model {table} did not catch up"
+        await eventually(landed, timeout=within, interval=0.02, what=what)
     finally:
         await con.close()

@@ -94,6 +94,18 @@ async def log_of(iso: Isolated, customer: Person) -> list[asyncpg.Record]:
     return rows
 
 
+async def delivered_log(system: Isolated, customer: Person, count: int) -> list[asyncpg.Record]:
+    """The customer's log once `count` rows are logged as delivered: the SMTP server has a mail
+    a moment before the mailer commits that it went, so a read right after can be too early."""
+
+    async def logged() -> list[asyncpg.Record]:
+        rows = await log_of(system, customer)
+        assert sum(r["delivered_at"] is not None for r in rows) >= count, rows[:1]
+        return rows
+
+    return await eventually(logged, timeout=10, what="the deliveries were not logged")
+
+
 async def mails_to(smtp: SmtpServer, customer: Person, count: int, timeout: float = 15) -> list[Mail]:
     async def arrived() -> list[Mail]:
         mails = smtp.recorder.to(customer.email)
@@ -115,7 +127,7 @@ async def test_a_decided_loan_mails_its_customer_once(system: Isolated, smtp: Sm
     (mail,) = await mails_to(smtp, customer, 1)
     await asyncio.sleep(POLLS)
     assert len(smtp.recorder.to(customer.email)) == 1
-    (row,) = await log_of(system, customer)
+    (row,) = await delivered_log(system, customer, 1)
     assert (row["attempts"], row["last_error"], row["failed"], row["next_attempt_at"]) == (
         1,
         None,
@@ -162,7 +174,7 @@ async def test_fifty_mails_wait_out_a_ten_second_outage_and_arrive_once(
     await mails_to(smtp, customer, 50, timeout=40)
     await asyncio.sleep(POLLS)
     mails = smtp.recorder.to(customer.email)
-    rows = await log_of(system, customer)
+    rows = await delivered_log(system, customer, 50)
     assert sorted(m.message_id for m in mails) == sorted(message_id(r["id"]) for r in rows)
     assert all(r["delivered_at"] is not None and r["next_attempt_at"] is None for r in rows)
 
