@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from otel.export import LineExporter, one_line
 from otel.setup import _exporters
@@ -105,3 +105,31 @@ def test_a_batch_is_written_once_after_what_was_printed_before() -> None:
     assert lines[0] == "printed first"
     assert [json.loads(line)["name"] for line in lines[1:]] == ["one", "two", "three"]
     assert Counted.writes == 2  # the text layer's flush, then the batch
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        1_700_000_000_000_000_000,  # a whole second (the SDK writes ".000000")
+        1_700_000_000_999_999_700,  # rounds up into the next second
+        1_700_000_000_123_456_500,  # half a microsecond: rounded as a float of seconds rounds
+        1_700_000_059_000_000_001,
+    ],
+)
+def test_the_console_line_has_the_sdk_trace_state_and_times_to_the_character(start: int) -> None:
+    """The line's times and trace state are the very strings to_json writes, edge cases included."""
+    state = TraceState([("vendor", "a1"), ("other", "b=2")])
+    context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=TraceFlags(1), trace_state=state)
+    span = ReadableSpan(
+        "op",
+        context=context,
+        parent=SpanContext(0xABC, 0x123, is_remote=True),
+        resource=Resource.create({"service.name": "edge"}),
+        attributes={"n": 3, "s": 'quote " and \\'},
+        kind=SpanKind.CONSUMER,
+        links=[Link(context, {"why": "because"})],
+        status=Status(StatusCode.ERROR, "it broke"),
+        start_time=start,
+        end_time=start + 1_500,
+    )
+    assert json.loads(one_line(span)) == json.loads(span.to_json(indent=None))
