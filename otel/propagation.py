@@ -47,7 +47,13 @@ def inject(headers: dict[str, str], context: Context | None = None) -> None:
 
 def traceparent(span_context: SpanContext) -> str:
     """The W3C `traceparent` header of `span_context` (version 00)."""
-    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
+    # %-formatting: half the cost of an f-string here (whose TraceFlags, an int subclass, goes
+    # through its own __format__), and this runs on every request, sampled or not.
+    return "00-%032x-%016x-%02x" % (  # noqa: UP031  (the reason above)
+        span_context.trace_id,
+        span_context.span_id,
+        span_context.trace_flags,
+    )
 
 
 def extract(headers: Mapping[str, str] | None) -> Context:
