@@ -38,18 +38,22 @@ class UsersActorStandIn:
         self.answer = answer
         self.error = False
         self.requests = 0
+        self.nc: Client | None = None  # set when it subscribes: the error reply is a publish
 
     async def on_request(self, msg: Msg) -> None:
         self.requests += 1
         if self.error:
-            await msg.respond(
-                b'{"code":"internal_error"}', headers={ERROR_CODE_HEADER: "500", ERROR_HEADER: "x"}
+            # A publish: Msg.respond takes no headers (nats-py 2.16), and the runtime replies so too.
+            assert self.nc is not None
+            await self.nc.publish(
+                msg.reply, b'{"code":"internal_error"}', headers={ERROR_CODE_HEADER: "500", ERROR_HEADER: "x"}
             )
         else:
             await msg.respond(self.answer)
 
 
 async def _kept_current(nc: Client, users: UsersActorStandIn, first: SigningKey) -> TokenVerifier:
+    users.nc = nc
     await nc.subscribe(users.subject, cb=users.on_request)
     await nc.flush()
 
