@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import plan, systems
 from bench.cells import figure, find, per_process, ratio_of
-from bench.outcome import Measurement, Outcome
+from bench.outcome import Measurement, Options, Outcome
 from bench.report_scale_out import scale_out_text
 from bench.report_targets import targets_text
 from bench.report_variants import variants_text
@@ -226,10 +226,20 @@ def render(outcome: Outcome) -> str:
     return "".join(parts)
 
 
+def _kind_of_run(options: Options) -> str:
+    """What a run's file is named after: only a full run (every scenario) is the day's report; a
+    smoke run or one of some scenarios must not overwrite it."""
+    if options.quick:
+        return "quick"
+    if set(options.scenarios) != set(plan.SCENARIOS):
+        return "partial"
+    return "full"
+
+
 def write(outcome: Outcome) -> Path:
     RESULTS.mkdir(exist_ok=True)
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    stem = f"{day}-quick" if outcome.options.quick else day
+    stem = f"{day}-{_kind_of_run(outcome.options)}".removesuffix("-full")
     path = RESULTS / f"{stem}.md"
     path.write_text(render(outcome))
 
