@@ -221,13 +221,7 @@ async def test_a_4xx_answer_is_tried_again_until_the_mail_goes(system: Isolated,
     smtp.recorder.deferred.discard(customer.email.lower())
     await mails_to(smtp, customer, 1)
 
-    async def delivered() -> asyncpg.Record:
-        # The server has the mail before the mailer commits what it answered.
-        row = await only_row(system, customer)
-        assert row["delivered_at"] is not None, dict(row)
-        return row
-
-    row = await eventually(delivered, timeout=10, what="the delivery was not logged")
+    (row,) = await delivered_log(system, customer, 1)
     assert row["attempts"] >= 2 and not row["failed"] and row["next_attempt_at"] is None
 
 
