@@ -81,3 +81,16 @@ def server_of(nc: Client | None) -> str | None:
     """host:port of the NATS server (which node of a cluster) `nc` is connected to, if it is."""
     url = nc.connected_url if nc is not None and nc.is_connected else None
     return f"{url.hostname}:{url.port}" if url is not None else None
+
+
+async def settled(nc: Client, timeout: float = 5) -> None:
+    """Return once the server has processed every command `nc` has sent so far.
+
+    One `flush()` does not prove it: nats-py 2.16 writes a flush's PING straight to the socket,
+    ahead of a SUB still queued for its flusher task, so the PONG can come back before the server
+    has read the SUB, and another connection's publish then finds nobody subscribed (a CI run lost
+    a message so). The flusher is ready to run before that first PONG can arrive, so the second
+    PING goes out behind the SUB and its PONG answers for it (tests/bus/test_settled.py).
+    """
+    await nc.flush(timeout=timeout)  # type: ignore[arg-type]  # typed int; a float works (wait_for)
+    await nc.flush(timeout=timeout)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.trace import Span
 
-from actors.bus.connection import is_inbox
+from actors.bus.connection import is_inbox, settled
 from actors.bus.tokens import TokenVerifier
 from actors.contracts.config import Settings
 from actors.contracts.errors import (
@@ -84,7 +84,7 @@ class ServingActor(Generic[S]):
                 await self.nc.subscribe(subject, queue=self.actor.name, cb=self._dispatcher(route, counters))
             )
         await self.micro.start()
-        await self.nc.flush()
+        await settled(self.nc)  # subscribed on the server: a request sent from now on is served
 
     def _dispatcher(self, route: Route[S], counters: EndpointCounters) -> Callable[[Msg], Awaitable[None]]:
         async def dispatch(msg: Msg) -> None:

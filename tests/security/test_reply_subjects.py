@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from actors.bus.connection import settled
 from actors.contracts.config import Settings, load_settings
 from actors.runtime.events import ensure_streams
 from ops.discovery import gather
@@ -35,7 +36,7 @@ async def observe(observer: Client, subject: str) -> list[Msg]:
         seen.append(msg)
 
     await observer.subscribe(subject, cb=keep)
-    await observer.flush()
+    await settled(observer)
     return seen
 
 
@@ -138,7 +139,7 @@ async def test_an_actor_user_may_answer_an_inbox_and_nothing_else(secured_nats: 
             await responder.publish(msg.reply, b"{}")  # what a careless actor would do
 
         await responder.subscribe("users.probe", cb=answer)
-        await responder.flush()
+        await settled(responder)
         for target in (purge, "loans.decide"):
             await edge.publish("users.probe", b"{}", reply=target)
             await edge.flush()
