@@ -236,10 +236,19 @@ def _kind_of_run(options: Options) -> str:
     return "full"
 
 
+def report_stem(options: Options, now: datetime, results: Path) -> str:
+    """`<day>` for the day's first full run, `<day>-<HH><MM>` for a later one (a second full run
+    overwrote the report the README quoted, on 2026-12-03), `<day>-quick` or `<day>-partial`."""
+    day = now.strftime("%Y-%m-%d")
+    kind = _kind_of_run(options)
+    if kind != "full":
+        return f"{day}-{kind}"
+    return day if not (results / f"{day}.md").exists() else f"{day}-{now:%H%M}"
+
+
 def write(outcome: Outcome) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    stem = f"{day}-{_kind_of_run(outcome.options)}".removesuffix("-full")
+    stem = report_stem(outcome.options, datetime.now(UTC), RESULTS)
     path = RESULTS / f"{stem}.md"
     path.write_text(render(outcome))
 
