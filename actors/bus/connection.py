@@ -89,8 +89,10 @@ async def settled(nc: Client, timeout: float = 5) -> None:
     One `flush()` does not prove it: nats-py 2.16 writes a flush's PING straight to the socket,
     ahead of a SUB still queued for its flusher task, so the PONG can come back before the server
     has read the SUB, and another connection's publish then finds nobody subscribed (a CI run lost
-    a message so). The flusher is ready to run before that first PONG can arrive, so the second
-    PING goes out behind the SUB and its PONG answers for it (tests/bus/test_settled.py).
+    a message so). The flusher is ready to run before that first PONG can arrive (its wake-up is
+    queued before the flush yields; only a socket backed up past its write limit could hold it),
+    so the second PING goes out behind the SUB and its PONG answers for it
+    (tests/bus/test_settled.py).
     """
     await nc.flush(timeout=timeout)  # type: ignore[arg-type]  # typed int; a float works (wait_for)
     await nc.flush(timeout=timeout)  # type: ignore[arg-type]
