@@ -3,6 +3,7 @@ landed; who may see one; the agents' standing; the business date."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from nats.aio.client import Client
 
 from actors.contracts import loans as lm
 from actors.contracts.config import Settings
+from actors.contracts.envelope import Envelope
 from actors.runtime.serving import ServingActor
 from actors.servicing.accounts import open_accounts
 from tests.support.batches import apply_as_one_batch, envelope
@@ -87,6 +89,15 @@ async def test_an_account_missing_is_opened_from_the_loans_actor_on_the_first_re
     assert (await repay(nc, people.admin, loan["id"], "500.00")).status == 200
 
     # the approval event arriving now (a redelivery, or the late one) leaves the account as it is
+    before = await table.installments(loan["id"])
+    await apply_as_one_batch(servicing_worker, open_accounts, [_approval(loan, people)])
+    assert await table.installments(loan["id"]) == before
+    account = await table.account(loan["id"])
+    assert account is not None and account["paid_principal"] + account["paid_interest"] == Decimal("500.00")
+
+
+def _approval(loan: dict[str, Any], people: Cast) -> Envelope:
+    """The loans.loan.approved event of `loan` (a loans actor's answer with its schedule)."""
     rows = [lm.ScheduleRow(**{**r, "due_date": date.fromisoformat(r["due_date"])}) for r in loan["rows"]]
     data = lm.LoanChanged(
         loan_id=uuid.UUID(loan["id"]),
@@ -95,7 +106,7 @@ async def test_an_account_missing_is_opened_from_the_loans_actor_on_the_first_re
         status="APPROVED",
         principal=Decimal(loan["principal"]),
         interest=Decimal(loan["interest"]),
-        months=6,
+        months=loan["months"],
         emi=Decimal(loan["emi"]),
         amount=Decimal(loan["amount"]),
         start_date=date.fromisoformat(loan["start_date"]),
@@ -103,13 +114,36 @@ async def test_an_account_missing_is_opened_from_the_loans_actor_on_the_first_re
         by=uuid.UUID(people.admin.id),
         schedule=rows,
     )
-    before = await table.installments(loan["id"])
-    await apply_as_one_batch(
-        servicing_worker, open_accounts, [envelope("loans.loan.approved", data.loan_id, 2, data)]
-    )
-    assert await table.installments(loan["id"]) == before
-    account = await table.account(loan["id"])
-    assert account is not None and account["paid_principal"] + account["paid_interest"] == Decimal("500.00")
+    return envelope("loans.loan.approved", data.loan_id, 2, data)
+
+
+async def test_an_approval_twice_in_one_batch_opens_one_account_with_one_set_of_installments(
+    client: httpx.AsyncClient, settings: Settings, people: Cast, servicing_worker: ServingActor[Any]
+) -> None:
+    """A redelivery fetched beside the first delivery: the account once, each installment once."""
+    loan = await open_account(client, settings, people, "30000.00", 7)
+    table = ServicingTable(settings)
+    await table.forget_account(loan["id"])
+    await apply_as_one_batch(servicing_worker, open_accounts, [_approval(loan, people)] * 2)
+    assert _installments(await table.installments(loan["id"])) == _expected_installments(loan)
+
+
+async def test_two_openers_of_one_account_at_once_write_its_installments_once(
+    client: httpx.AsyncClient, settings: Settings, people: Cast, servicing_worker: ServingActor[Any]
+) -> None:
+    """Two transactions race to open one account (the event and the request fallback): the second
+    waits for the first, finds the account, and writes no installment of its own."""
+    loan = await open_account(client, settings, people, "30000.00", 9)
+    table = ServicingTable(settings)
+    for _ in range(5):
+        await table.forget_account(loan["id"])
+        await asyncio.gather(
+            *(
+                apply_as_one_batch(servicing_worker, open_accounts, [_approval(loan, people)])
+                for _ in range(2)
+            )
+        )
+        assert _installments(await table.installments(loan["id"])) == _expected_installments(loan)
 
 
 async def test_a_loan_that_is_not_approved_has_no_account(
