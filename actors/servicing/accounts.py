@@ -24,7 +24,7 @@ from actors.contracts import loans as lm
 from actors.contracts.envelope import Envelope, data_as
 from actors.contracts.errors import Conflict, NotFound
 from actors.runtime.db import Conn
-from actors.runtime.sql import Db, Statement
+from actors.runtime.sql import Statement
 from actors.servicing import agents
 from actors.servicing.actor import Ctx, ServicingState, actor
 
@@ -100,15 +100,16 @@ def _complete(loan: lm.LoanChanged | lm.Loan, schedule: list[lm.ScheduleRow] | N
     )
 
 
-async def _open(db: Db, opened: list[tuple[AccountRow, list[InstallmentRow]]]) -> None:
-    """Accounts and their installments, two statements whatever their number; `db` is in a
-    transaction. The installments of an account that was there already (a redelivered event, the
+async def _open(con: Conn, opened: list[tuple[AccountRow, list[InstallmentRow]]]) -> None:
+    """Accounts and their installments, two statements whatever their number, in `con`'s
+    transaction (a connection, not a pool: an account must never commit without its
+    installments). The installments of an account that was there already (a redelivered event, the
     other side of a race, which waited for this one to commit) are there too, so only the accounts
     inserted now get theirs."""
     if not opened:
         return
     accounts = [account for account, _ in opened]
-    inserted = await db.fetch(_OPEN_ACCOUNTS.sql, *_OPEN_ACCOUNTS.columns_of(accounts))
+    inserted = await con.fetch(_OPEN_ACCOUNTS.sql, *_OPEN_ACCOUNTS.columns_of(accounts))
     new = {row["loan_id"] for row in inserted}
     installments: list[InstallmentRow] = []
     for account, rows in opened:
@@ -116,7 +117,7 @@ async def _open(db: Db, opened: list[tuple[AccountRow, list[InstallmentRow]]]) -
             new.discard(account.loan_id)  # a loan twice in one batch gets its rows once
             installments += rows
     if installments:
-        await db.execute(_OPEN_INSTALLMENTS.sql, *_OPEN_INSTALLMENTS.columns_of(installments))
+        await con.execute(_OPEN_INSTALLMENTS.sql, *_OPEN_INSTALLMENTS.columns_of(installments))
 
 
 @actor.on_events("servicing-accounts", "loans.loan.approved")
