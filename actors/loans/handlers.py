@@ -275,5 +275,5 @@ for _event_type, _data_type in m.EVENTS.items():
 @actor.on_events("loans-parties", "users.>")
 async def track_parties(events: list[Envelope], con: Conn, state: LoansState) -> None:
     """User events update the read model of customers and agents (newer versions only): a fetched
-    batch in one statement, its rows locked in id order."""
+    batch in one statement a round (a party's versions oldest first), its rows locked in id order."""
     await parties.remember_all(con, [(parties.party_of(data_as(e, UserChanged)), e.version) for e in events])

@@ -22,6 +22,7 @@ from actors.contracts.errors import Forbidden, Unavailable
 from actors.contracts.users import UserChanged, UserRecord
 from actors.runtime.actor import Context
 from actors.runtime.db import Conn
+from actors.runtime.versions import in_rounds
 
 log = logging.getLogger("actors.loans.parties")
 
@@ -119,22 +120,15 @@ async def remember(con: Conn | asyncpg.Pool, party: Party, version: int) -> None
 
 
 async def remember_all(con: Conn, versions: Iterable[tuple[Party, int]]) -> None:
-    """`remember` for a batch: each party's newest version (an older one would lose to it anyway;
-    one statement cannot update a row twice), in one statement."""
-    newest: dict[UUID, tuple[Party, int]] = {}
-    for party, version in versions:
-        if not plausible(version):
-            continue
-        known = newest.get(party.id)
-        if known is None or known[1] < version:
-            newest[party.id] = (party, version)
-    if not newest:
-        return
-    rows = [
-        (p.id, p.role, p.status, p.email, p.first_name, p.last_name, p.deleted, p.lending_limit, version)
-        for p, version in newest.values()
-    ]
-    await con.execute(upsert_parties, *(list(column) for column in zip(*rows, strict=True)))
+    """`remember` for a batch: one statement a round, each party's versions oldest first
+    (actors/runtime/versions.py: a refused far-future version must not hide a real one)."""
+    plausible_ones = ((party.id, party, version) for party, version in versions if plausible(version))
+    for round_ in in_rounds(plausible_ones):
+        rows = [
+            (p.id, p.role, p.status, p.email, p.first_name, p.last_name, p.deleted, p.lending_limit, version)
+            for p, version in round_
+        ]
+        await con.execute(upsert_parties, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def find(ctx: Context[Any], user_id: UUID, *, fresh: bool = False) -> Party | None:

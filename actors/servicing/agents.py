@@ -21,6 +21,7 @@ from actors.contracts.errors import Forbidden, Unavailable
 from actors.contracts.users import UserChanged, UserRecord
 from actors.runtime.db import Conn
 from actors.runtime.sql import Db, Statement
+from actors.runtime.versions import in_rounds
 from actors.servicing.actor import Ctx, ServicingState, actor
 
 log = logging.getLogger("actors.servicing.agents")
@@ -63,24 +64,22 @@ _FROM_EVENTS = Statement(_UPSERT + f" AND EXCLUDED.version <= agents.version + {
 
 
 async def remember(db: Db, agents: Iterable[tuple[Standing, int]], *, from_events: bool = True) -> None:
-    """Write each agent's newest version given (one statement cannot update a row twice)."""
-    newest: dict[UUID, tuple[Standing, int]] = {}
+    """Write the agents' versions given: one statement a round, each agent's versions oldest first
+    (actors/runtime/versions.py: a refused far-future version must not hide a real one)."""
+    changes = []
     for agent, version in agents:
         if not 1 <= version <= MAX_VERSION:
             log.warning("a users event with version %d is out of range: dropped", version)
             continue
-        known = newest.get(agent.id)
-        if known is None or known[1] < version:
-            newest[agent.id] = (agent, version)
-    if not newest:
-        return
-    await (_FROM_EVENTS if from_events else _FROM_ANSWER).execute(
-        db,
-        ids=[a.id for a, _ in newest.values()],
-        statuses=[a.status for a, _ in newest.values()],
-        deleted=[a.deleted for a, _ in newest.values()],
-        versions=[v for _, v in newest.values()],
-    )
+        changes.append((agent.id, agent, version))
+    for round_ in in_rounds(changes):
+        await (_FROM_EVENTS if from_events else _FROM_ANSWER).execute(
+            db,
+            ids=[a.id for a, _ in round_],
+            statuses=[a.status for a, _ in round_],
+            deleted=[a.deleted for a, _ in round_],
+            versions=[v for _, v in round_],
+        )
 
 
 @actor.on_events("servicing-agents", "users.>")

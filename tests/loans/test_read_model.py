@@ -30,11 +30,13 @@ async def _party(worker: ServingActor[Any], user_id: uuid.UUID) -> tuple[str, st
     return row["status"], row["email"], row["version"]
 
 
-async def test_a_batch_leaves_each_party_at_its_newest_version_in_one_statement(
+async def test_a_batch_leaves_each_party_at_its_newest_version_one_statement_a_round(
     loans_worker: ServingActor[Any],
 ) -> None:
     """Two users, one of them changed three times in the batch, its versions out of order: one
-    INSERT, and each party ends as its newest event says."""
+    INSERT a round (three: one per version of that party, oldest first, so that a refused forged
+    version cannot hide a real one; tests/security/test_event_versions.py), and each party ends
+    as its newest event says."""
     agent, customer = uuid.uuid4(), uuid.uuid4()
     batch = [
         _user_event(agent, 1, "agent", "pending"),
@@ -42,7 +44,7 @@ async def test_a_batch_leaves_each_party_at_its_newest_version_in_one_statement(
         _user_event(agent, 3, "agent", "active"),
         _user_event(agent, 2, "agent", "rejected"),  # older than 3, though later in the batch
     ]
-    assert len(await apply_as_one_batch(loans_worker, track_parties, batch)) == 1
+    assert len(await apply_as_one_batch(loans_worker, track_parties, batch)) == 3
     assert await _party(loans_worker, agent) == ("active", f"{agent.hex[:8]}-v3@example.com", 3)
     assert await _party(loans_worker, customer) == ("active", f"{customer.hex[:8]}-v1@example.com", 1)
 

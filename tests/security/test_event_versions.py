@@ -15,7 +15,10 @@ from nats.aio.client import Client
 
 from actors.contracts.config import Settings
 from actors.contracts.envelope import Envelope
+from actors.loans.handlers import track_parties
 from actors.runtime.db import role_dsn
+from actors.servicing.agents import track_agents
+from tests.support.batches import apply_as_one_batch
 from tests.support.events import publish
 from tests.support.polling import eventually
 
@@ -25,6 +28,10 @@ TABLES = {"loans": "loans.parties", "servicing": "servicing.agents"}
 
 
 async def _agent_event(nc: Client, settings: Settings, agent: uuid.UUID, version: int, status: str) -> None:
+    await publish(nc, settings, _agent_envelope(agent, version, status))
+
+
+def _agent_envelope(agent: uuid.UUID, version: int, status: str) -> Envelope:
     data = {
         "id": str(agent),
         "email": f"a-{agent.hex[:8]}@example.com",
@@ -41,7 +48,7 @@ async def _agent_event(nc: Client, settings: Settings, agent: uuid.UUID, version
         version=version,
         data=msgspec.Raw(msgspec.json.encode(data)),
     )
-    await publish(nc, settings, event)
+    return event
 
 
 async def _rows(settings: Settings, actor: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -93,4 +100,20 @@ async def test_a_far_future_version_does_not_freeze_the_row(
     await _agent_event(nc, settings, agent, 1_000_000, "active")
     await _agent_event(nc, settings, agent, 2, "rejected")
     await eventually(lambda: at(2), timeout=15, what="the real v2 did not land after the forged one")
+    assert (await _rows(settings, actor, [agent]))[agent] == ("rejected", 2)
+
+
+@pytest.mark.parametrize("forged_first", [True, False], ids=["forged-first", "real-first"])
+@pytest.mark.parametrize("actor", TABLES)
+async def test_a_forged_version_fetched_in_one_batch_with_the_real_one_does_not_hide_it(
+    settings: Settings, loans_worker: Any, servicing_worker: Any, actor: str, forged_first: bool
+) -> None:
+    """v1 stored, then one batch with a forged v1,000,000 and the real v2 'rejected': v2 is applied
+    (the newest of the batch alone was applied before, and that was the forged one, refused)."""
+    handlers = {"loans": (loans_worker, track_parties), "servicing": (servicing_worker, track_agents)}
+    worker, handler = handlers[actor]
+    agent = uuid.uuid4()
+    await apply_as_one_batch(worker, handler, [_agent_envelope(agent, 1, "active")])
+    forged, real = _agent_envelope(agent, 1_000_000, "active"), _agent_envelope(agent, 2, "rejected")
+    await apply_as_one_batch(worker, handler, [forged, real] if forged_first else [real, forged])
     assert (await _rows(settings, actor, [agent]))[agent] == ("rejected", 2)
