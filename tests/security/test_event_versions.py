@@ -5,11 +5,9 @@ version is not applied, so it cannot freeze the row against the real changes aft
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import msgspec
 import pytest
 from nats.aio.client import Client
 
@@ -18,7 +16,7 @@ from actors.contracts.envelope import Envelope
 from actors.loans.handlers import track_parties
 from actors.runtime.db import role_dsn
 from actors.servicing.agents import track_agents
-from tests.support.batches import apply_as_one_batch
+from tests.support.batches import apply_as_one_batch, envelope
 from tests.support.events import publish
 from tests.support.polling import eventually
 
@@ -40,15 +38,7 @@ def _agent_envelope(agent: uuid.UUID, version: int, status: str) -> Envelope:
         "role": "agent",
         "status": status,
     }
-    event = Envelope(
-        id=uuid.uuid4(),
-        type="users.agent.approved",
-        occurred_at=datetime.now(UTC),
-        aggregate_id=agent,
-        version=version,
-        data=msgspec.Raw(msgspec.json.encode(data)),
-    )
-    return event
+    return envelope("users.agent.approved", agent, version, data)
 
 
 async def _rows(settings: Settings, actor: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:

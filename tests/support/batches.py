@@ -15,7 +15,9 @@ from actors.runtime.consumers import BatchHandler
 from actors.runtime.serving import ServingActor
 
 
-def envelope(event_type: str, aggregate_id: uuid.UUID, version: int, data: msgspec.Struct) -> Envelope:
+def envelope(
+    event_type: str, aggregate_id: uuid.UUID, version: int, data: msgspec.Struct | dict[str, Any]
+) -> Envelope:
     """An event as its consumer decodes it, made now."""
     return Envelope(
         id=uuid.uuid4(),
