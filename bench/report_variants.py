@@ -143,6 +143,11 @@ def _notes(outcome: Outcome) -> list[str]:
         "(`data.seed(bulk=True)`: secondary indexes built after the rows, then VACUUM (ANALYZE) and a "
         "CHECKPOINT)"
         + (", both the same way: `base` and `scale` differ in their size only." if scale else "."),
+        "- A pair's two run at once, each with a NATS server and a database of its own (a traced "
+        "variant's is a copy of base's), and the load goes to each in turn, in four slices of half the "
+        "duration: base, variant, variant, base (bench/slices.py), so a drift of the machine's speed "
+        "during the pair moves both alike. A row is the sum of its two slices (req/s, CPU); its "
+        "latency percentiles are the slices', weighted by their requests.",
     ]
     for name, written in outcome.spans.items():
         notes.append(_spans_note(name, written))

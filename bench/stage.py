@@ -105,9 +105,12 @@ def _overrides(outcome: Outcome, **fields: object) -> Settings:
 
 
 def database_names(run_id: str, opts: Options) -> dict[str, str]:
-    """The run's databases: the seed, one copy per architecture, one per variants' data (`x-…`)."""
+    """The run's databases: the seed, one copy per architecture, one per variants' data (`x-…`),
+    and a copy of base's for the traced variants (`x-pair`)."""
     variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     own = [f"x-{kind}" for kind in dict.fromkeys(plan.VARIANTS[v].data for v in variants)]
+    if opts.tracing:  # the traced variants run beside a base on base's data: a copy of it
+        own.append("x-pair")
     return {name: f"lbench_{run_id}_{name.replace('-', '_')}" for name in ("seed", *systems.ARCHS, *own)}
 
 

@@ -1,23 +1,28 @@
 """The variants (plan.Variant): loan-actors alone under the `list` load, against itself.
 
-Each variant runs in fresh processes (stopped after it), with an events stream of its own, on a
-database seeded for the variants with `data.seed(bulk=True)`. The main table's architectures are
-stopped by then: their workers would answer in the variants' queue groups.
+Each variant is measured against a `base` of its own, the two a pair (bench/slices.py): both run
+at once in fresh processes (stopped after), each with a database seeded for the variants with
+`data.seed(bulk=True)` (a traced variant's is a copy of base's), an events stream and a NATS server
+of its own, and are loaded in turn. The main table's architectures are stopped by then: their
+workers would answer in the variants' queue groups.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from actors.contracts.config import Settings
 from actors.users.signing import SigningKey
-from bench import data, load, plan, systems
-from bench.alone import Alone
+from bench import data, load, plan, slices, systems
+from bench.alone import Alone, Nats
 from bench.measure import announce
 from bench.outcome import Measurement, Outcome
 from bench.procs import Procs
@@ -45,23 +50,96 @@ def run_variants(
     scenarios = ["list", plan.REPAY_OPEN.name]
     files = plan.build_files(plan.Requests(key, opts.shape), folder, scenarios, opts.duration, opts.warmup)
     alone = Alone(outcome, procs, base, servers, files, load.choose_tool(opts), work)
-    # The machine's speed drifts over minutes (two `base` runs minutes apart have differed by 9 %),
-    # and a variant's target is a ratio to `base`: so each variant is measured right after a
-    # `base` of its own, the two a pair, and every round (--rounds) measures each variant once,
-    # starting one variant later than the round before.
-    others = [name for name in names if name != "base"] or ["base"]
+    others = [name for name in names if name != "base"]
+    if others:
+        with _second_nats(servers, work) as nats:
+            _measure_pairs(alone, others, dbs, nats)
+    elif "base" in names:  # the scale-out mode alone: its reference, no pair's
+        with alone.running("x-base", dbs["x-base"]) as arch:
+            m = alone.measure(arch, plan.SCENARIOS["list"])
+            m.variant = "base"
+            _repayments(alone, arch)
+        outcome.variants.append(m)
+        announce(outcome.notes, m, "base", "variant base")
+    if opts.scale_out:
+        run_scale_out(alone, dbs["x-base"])
+
+
+def _measure_pairs(alone: Alone, others: list[str], dbs: dict[str, str], nats: Nats) -> None:
+    """Each round (--rounds) measures every variant once against a `base` of its own, the two a
+    pair, starting one variant later than the round before."""
+    outcome = alone.outcome
     pair = 0
-    for round_ in range(opts.rounds if others != ["base"] else 1):
+    for round_ in range(outcome.options.rounds):
         shift = round_ % len(others)
         for name in others[shift:] + others[:shift]:
             pair += 1
-            for each in dict.fromkeys(["base", name]):
-                m = _measure_variant(alone, each, dbs[f"x-{plan.VARIANTS[each].data}"])
+            for m in _measure_pair(alone, name, dbs, nats):
                 m.round = pair
                 outcome.variants.append(m)
-                announce(outcome.notes, m, f"{each} (pair {pair})", f"variant {each}")
-    if opts.scale_out:
-        run_scale_out(alone, dbs["x-base"])
+                announce(outcome.notes, m, f"{m.variant} (pair {pair})", f"variant {m.variant}")
+
+
+def _measure_pair(alone: Alone, name: str, dbs: dict[str, str], nats: Nats) -> list[Measurement]:
+    """`base` and `name` running at once, each in processes, a database and a NATS server of its
+    own, loaded in turn in the slices of slices.ORDER; then, once a run, the repayments on the
+    quiet `base`. Each of the two is the merge of its slices."""
+    outcome, variant = alone.outcome, plan.VARIANTS[name]
+    database = dbs["x-pair"] if variant.data == "base" else dbs[f"x-{variant.data}"]
+    scenario = plan.SCENARIOS["list"]
+    duration = outcome.options.duration / slices.SLICES_EACH
+    taken: tuple[list[Measurement], list[Measurement]] = ([], [])
+    with alone.running("x-base", dbs["x-base"]) as base:
+        with alone.running(f"x-{name}", database, nats, **_tracing(variant)) as other:
+            archs = (base, other)
+            for label, arch in zip(("base", name), archs, strict=True):
+                outcome.notes += [f"variant {label}: {p}" for p in smoke([arch], alone.files)]
+            for who in slices.ORDER:
+                m = alone.measure(archs[who], scenario, duration=duration, beside=(archs[1 - who],))
+                taken[who].append(m)
+        if variant.tracing:  # its processes have exited: their span files are complete
+            outcome.spans[name] = _spans(other)
+        _repayments(alone, base)
+    measured = [slices.merged(ms) for ms in taken]
+    for m, label in zip(measured, ("base", name), strict=True):
+        m.variant = label
+    return measured
+
+
+def _tracing(variant: plan.Variant) -> dict[str, Any]:
+    """What systems.start_loan_actors gets for a variant: its OTEL_* and, traced, span files."""
+    otel = {"OTEL_TRACES_EXPORTER": "console" if variant.tracing else "none"}
+    if variant.sample is not None:
+        otel |= {
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(variant.sample),
+        }
+    return {"env": otel, "stdout_suffix": ".spans" if variant.tracing else None}
+
+
+def _repayments(alone: Alone, arch: systems.Arch) -> None:
+    """Once a run: repayments at --rate a second, open loop, on `arch`'s quiet processes."""
+    outcome = alone.outcome
+    if outcome.repay_open:
+        return
+    repaid = alone.measure(arch, plan.REPAY_OPEN)
+    repaid.variant = "base"
+    announce(outcome.notes, repaid, "repayment, open loop", "repayments at a fixed rate")
+    outcome.repay_open.append(repaid)
+
+
+@contextmanager
+def _second_nats(servers: Servers, work: Path) -> Iterator[Nats]:
+    """The NATS server of the variant of each pair (embedded, stopped after). Its CPU is counted
+    when the run's own server's is: a pair's two halves are counted alike."""
+    from ops.embedded import EmbeddedNats
+
+    nats = EmbeddedNats(work / "pair")
+    url = nats.start()
+    try:
+        yield url, nats.pid if servers.nats_pid is not None else None
+    finally:
+        nats.stop()
 
 
 def _seed_variant_data(
@@ -76,6 +154,8 @@ def _seed_variant_data(
         took = asyncio.run(_seed_bulk(server_url, dbs[f"x-{kind}"], base, shape))
         outcome.timings[f"seed_{kind}"] = time.monotonic() - t0
         print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()), flush=True)
+    if "x-pair" in dbs:  # a traced variant's, beside base's: the same rows, counted apart
+        asyncio.run(data.create_database(server_url, dbs["x-pair"], template=dbs["x-base"]))
 
 
 async def _seed_bulk(server_url: str, database: str, base: Settings, shape: data.Shape) -> dict[str, float]:
@@ -98,31 +178,6 @@ async def _checkpoint(server_url: str) -> list[str]:
             "have run during their measurements."
         ]
     return []
-
-
-def _measure_variant(alone: Alone, name: str, database: str) -> Measurement:
-    """One variant in processes of its own, stopped (which flushes their spans) once measured."""
-    outcome, variant = alone.outcome, plan.VARIANTS[name]
-    otel = {"OTEL_TRACES_EXPORTER": "console" if variant.tracing else "none"}
-    if variant.sample is not None:
-        otel |= {
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-            "OTEL_TRACES_SAMPLER_ARG": str(variant.sample),
-        }
-    suffix = ".spans" if variant.tracing else None
-    with alone.running(f"x-{name}", database, env=otel, stdout_suffix=suffix) as arch:
-        outcome.notes += [f"variant {name}: {p}" for p in smoke([arch], alone.files)]
-        m = alone.measure(arch, plan.SCENARIOS["list"])
-        if name == "base" and not outcome.repay_open:
-            # repayments at --rate a second, open loop, on these quiet processes
-            repaid = alone.measure(arch, plan.REPAY_OPEN)
-            repaid.variant = "base"
-            announce(outcome.notes, repaid, "repayment, open loop", "repayments at a fixed rate")
-            outcome.repay_open.append(repaid)
-    m.variant = name
-    if variant.tracing:
-        outcome.spans[name] = _spans(arch)
-    return m
 
 
 class _SpanContext(msgspec.Struct):
