@@ -82,14 +82,16 @@ def _measure_pairs(alone: Alone, others: list[str], dbs: dict[str, str], nats: N
 
 def _measure_pair(alone: Alone, name: str, dbs: dict[str, str], nats: Nats) -> list[Measurement]:
     """`base` and `name` running at once, each in processes, a database and a NATS server of its
-    own, loaded in turn in the slices of slices.ORDER; then, once a run, the repayments on the
-    quiet `base`. Each of the two is the merge of its slices."""
+    own, loaded in turn in the slices of slices.ORDER; each of the two is the merge of its slices.
+    Once a run, before the variant starts, the repayments on the quiet `base`: a traced variant's
+    span files, written back to disk after it, would slow the repayments' commits."""
     outcome, variant = alone.outcome, plan.VARIANTS[name]
     database = dbs["x-pair"] if variant.data == "base" else dbs[f"x-{variant.data}"]
     scenario = plan.SCENARIOS["list"]
     duration = outcome.options.duration / slices.SLICES_EACH
     taken: tuple[list[Measurement], list[Measurement]] = ([], [])
     with alone.running("x-base", dbs["x-base"]) as base:
+        _repayments(alone, base)
         with alone.running(f"x-{name}", database, nats, **_tracing(variant)) as other:
             archs = (base, other)
             for label, arch in zip(("base", name), archs, strict=True):
@@ -99,7 +101,6 @@ def _measure_pair(alone: Alone, name: str, dbs: dict[str, str], nats: Nats) -> l
                 taken[who].append(m)
         if variant.tracing:  # its processes have exited: their span files are complete
             outcome.spans[name] = _spans(other)
-        _repayments(alone, base)
     measured = [slices.merged(ms) for ms in taken]
     for m, label in zip(measured, ("base", name), strict=True):
         m.variant = label
