@@ -104,7 +104,9 @@ def rounds_text(outcome: Outcome) -> str:
     return (
         "\n".join(lines)
         + "\n\nRound 1 is the main table's. Each later round starts with another architecture; the "
-        "`ratios:` line is of the medians of each architecture's rounds.\n"
+        "`ratios:` line is of the medians of each architecture's rounds. In each round a scenario "
+        "ran in slices of half the duration, the architectures in turn and back (A B C C B A), and "
+        "each row sums its two slices.\n"
     )
 
 

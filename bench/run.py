@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import signal
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from actors.contracts.config import Settings, load_settings
 from actors.users.signing import load_or_create
-from bench import data, facts, load, plan, stage, systems
+from bench import data, facts, load, plan, slices, stage, systems
 from bench.measure import errors_note, measure, progress
 from bench.outcome import RATIO_SCENARIOS, Measurement, Options, Outcome
 from bench.procs import Procs
@@ -40,11 +41,13 @@ def budget(opts: Options) -> int:
     """Seconds the whole run may take before SIGALRM stops it."""
     per_run = opts.warmup + opts.duration + opts.machine_quiet_limit + 8
     repeats = (opts.rounds - 1) * sum(n in opts.scenarios for n in RATIO_SCENARIOS)
-    runs = (len(opts.scenarios) + repeats) * len(systems.ARCHS) + (3 if opts.profile else 0)
+    # a ratio's scenario is measured in two slices per architecture: one warm-up more each
+    sliced = repeats + sum(n in opts.scenarios for n in RATIO_SCENARIOS)
+    runs = (len(opts.scenarios) + repeats + sliced) * len(systems.ARCHS) + (3 if opts.profile else 0)
     variants = plan.variants(opts.scale, opts.tracing, opts.scale_out)
     # a variant also starts and stops its own processes; seeding a million loans takes about 40 s
-    # each variant after a `base` of its own (bench/variants.py), --rounds times
-    variant_runs = 2 * max(len(variants) - 1, 1) * opts.rounds + (len(SHAPES) if opts.scale_out else 0)
+    # each variant beside a `base` of its own, in four slices (bench/variants.py), --rounds times
+    variant_runs = 4 * max(len(variants) - 1, 1) * opts.rounds + (len(SHAPES) if opts.scale_out else 0)
     extra = variant_runs * 40 + (opts.scale_shape.loans // 5_000 if opts.scale else 0)
     return int((60 if opts.quick else 240) + (runs + variant_runs) * per_run + extra)
 
@@ -157,20 +160,32 @@ class _Table:
     tool: str
     work: Path
 
-    def measure(self, name: str, arch: systems.Arch) -> Measurement:
+    def measure(self, name: str, arch: systems.Arch, duration: float | None = None) -> Measurement:
         scenario, files = plan.SCENARIOS[name], self.files[name]
-        m = measure(arch, self.archs, scenario, files, self.opts, self.postmaster, self.tool, self.work)
+        opts = self.opts if duration is None else dataclasses.replace(self.opts, duration=duration)
+        m = measure(arch, self.archs, scenario, files, opts, self.postmaster, self.tool, self.work)
         print(progress(m), flush=True)
         return m
+
+    def measure_all(self, name: str, archs: list[systems.Arch]) -> list[Measurement]:
+        """`name` on each of `archs`, in their order. A scenario of the ratios (list, create) is
+        measured in slices of half the duration, in that order and back (A B C C B A,
+        bench/slices.py): a drift of the machine's speed meets every architecture alike. The
+        others once each: a decision's requests can be sent only once."""
+        if name not in RATIO_SCENARIOS:
+            return [self.measure(name, arch) for arch in archs]
+        taken: list[list[Measurement]] = [[] for _ in archs]
+        for i in slices.palindrome(len(archs)):
+            taken[i].append(self.measure(name, archs[i], self.opts.duration / slices.SLICES_EACH))
+        return [slices.merged(each) for each in taken]
 
 
 def _main_table(outcome: Outcome, table: _Table) -> None:
     """Every scenario on every architecture, one after another; a note for each with errors."""
     for name in outcome.options.scenarios:
-        for arch in table.archs:
-            m = table.measure(name, arch)
+        for m in table.measure_all(name, table.archs):
             outcome.measurements.append(m)
-            problem = errors_note(m, f"{name} on {arch.name}")
+            problem = errors_note(m, f"{name} on {m.arch}")
             if problem is not None:
                 print(problem, flush=True)
                 outcome.notes.append(problem)
@@ -183,8 +198,7 @@ def _rounds(outcome: Outcome, table: _Table) -> None:
     for again in range(2, opts.rounds + 1):
         turn = (again - 1) % len(archs)
         for name in (n for n in RATIO_SCENARIOS if n in opts.scenarios):
-            for arch in archs[turn:] + archs[:turn]:
-                m = table.measure(name, arch)
+            for m in table.measure_all(name, archs[turn:] + archs[:turn]):
                 m.round = again
                 outcome.rounds.append(m)
 

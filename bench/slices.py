@@ -1,10 +1,10 @@
-"""A pair measured in slices: `base` and a variant running at once, loaded in turn.
+"""Deployments measured in slices: running at once, loaded in turn.
 
 This machine's speed drifts by tens of percent within minutes (two `base` runs of one bench run
 have differed by 39 %), more than the tracing cost being measured. Measured one after the other,
-the two of a pair meet different machines. So both run at once, and the load goes to each in turn
-in the order of ORDER: a drift linear in time moves the two halves of each alike, and what is left
-of a faster one is shared out between them.
+two deployments meet different machines. So they run at once (a variant and its `base`; the main
+table's architectures), and the load goes to each in turn, in a palindrome of slices: a drift
+linear in time moves each alike, and what is left of a faster spell is shared out between them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,16 @@ from __future__ import annotations
 from bench.loadgen import Result
 from bench.outcome import Measurement
 
-# 0: base, 1: the variant. Each has two slices, at the same mean time.
-ORDER = (0, 1, 1, 0)
-SLICES_EACH = ORDER.count(0)
+
+def palindrome(n: int) -> tuple[int, ...]:
+    """The order of the slices of `n` deployments, by index: each in turn, then back again, so
+    each has two slices and all have the same mean time (0 1 2 2 1 0)."""
+    return (*range(n), *reversed(range(n)))
+
+
+SLICES_EACH = 2
+# A variant's pair: 0 is base, 1 the variant.
+ORDER = palindrome(2)
 
 
 def merged(slices: list[Measurement]) -> Measurement:

@@ -1,6 +1,6 @@
-"""A variant and its `base` are measured in slices, loaded in turn (bench/slices.py): the order
-gives each the same mean time, and the merge of a deployment's slices is what one measurement of
-them all would have counted."""
+"""Deployments running at once are measured in slices, loaded in turn (bench/slices.py): a variant
+and its `base`, the main table's architectures. The order gives each the same mean time, and the
+merge of a deployment's slices is what one measurement of them all would have counted."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ def test_each_side_has_the_same_mean_time_in_the_order() -> None:
     assert sorted(set(slices.ORDER)) == [0, 1]
     assert slices.ORDER.count(0) == slices.ORDER.count(1) == slices.SLICES_EACH
     assert mean_time(0) == mean_time(1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_a_palindrome_gives_every_deployment_two_slices_at_the_same_mean_time(n: int) -> None:
+    order = slices.palindrome(n)
+    at = {i: [t for t, who in enumerate(order) if who == i] for i in range(n)}
+    assert sorted(at) == list(range(n))
+    assert all(len(times) == slices.SLICES_EACH for times in at.values())
+    assert len({sum(times) for times in at.values()}) == 1
+    assert slices.palindrome(3) == (0, 1, 2, 2, 1, 0)
 
 
 def test_the_merge_sums_requests_time_and_cpu() -> None:
