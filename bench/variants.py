@@ -10,6 +10,7 @@ workers would answer in the variants' queue groups.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ def run_variants(
     opts = outcome.options
     _seed_variant_data(outcome, names, base, servers.database_url, dbs)
     outcome.notes += asyncio.run(_checkpoint(servers.database_url))
+    os.sync()  # and the checkpoint's pages on disk now, not while the first pair is measured
     folder = work / "variants"
     folder.mkdir()
     scenarios = ["list", plan.REPAY_OPEN.name]
@@ -123,6 +125,9 @@ def _repayments(alone: Alone, arch: systems.Arch) -> None:
     outcome = alone.outcome
     if outcome.repay_open:
         return
+    # Each repayment's commit waits on fsync: the disk should be as quiet as the processes, with
+    # nothing left to write back from the seeding or a variant (a traced one's span files).
+    os.sync()
     repaid = alone.measure(arch, plan.REPAY_OPEN)
     repaid.variant = "base"
     announce(outcome.notes, repaid, "repayment, open loop", "repayments at a fixed rate")
