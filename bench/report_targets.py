@@ -32,7 +32,7 @@ def _tracing(outcome: Outcome) -> list[str]:
         if cost is not None:
             rows.append(
                 f"| `{name}`: GET list req/s lost to tracing ≤ {target:.0%} | {cost:.1%} "
-                f"(median of pairs, each against the `base` run just before) | {_met(cost <= target)} |"
+                f"(median of pairs, each against the `base` run beside it) | {_met(cost <= target)} |"
             )
     return rows
 

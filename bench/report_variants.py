@@ -72,7 +72,7 @@ def _rounds(outcome: Outcome) -> dict[int, dict[str, Measurement]]:
 
 def _targets(outcome: Outcome) -> list[str]:
     """The rows of the targets that the variants tell: each a ratio within one pair (a variant and
-    the `base` measured just before it: the machine's speed drifts), the median of the pairs,
+    the `base` loaded in turn with it: the machine's speed drifts), the median of the pairs,
     every pair's figure beside it."""
     rounds = _rounds(outcome).values()
     targets = []

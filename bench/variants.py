@@ -85,8 +85,7 @@ def _measure_pairs(alone: Alone, others: list[str], dbs: dict[str, str], nats: N
 def _measure_pair(alone: Alone, name: str, dbs: dict[str, str], nats: Nats) -> list[Measurement]:
     """`base` and `name` running at once, each in processes, a database and a NATS server of its
     own, loaded in turn in the slices of slices.ORDER; each of the two is the merge of its slices.
-    Once a run, before the variant starts, the repayments on the quiet `base`: a traced variant's
-    span files, written back to disk after it, would slow the repayments' commits."""
+    Once a run, before the variant starts beside it, the repayments on the quiet `base`."""
     outcome, variant = alone.outcome, plan.VARIANTS[name]
     database = dbs["x-pair"] if variant.data == "base" else dbs[f"x-{variant.data}"]
     scenario = plan.SCENARIOS["list"]
